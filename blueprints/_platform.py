@@ -1,0 +1,119 @@
+"""The platform blueprint: a level spec and a target in, the level's components out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from mlops_blueprints.components.data_lake import DataLake, DataLakeArgs
+from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
+
+from mlops_blueprints.targets import (
+    AwsTarget,
+    KindSettings,
+    KindTarget,
+    Target,
+    WorkloadIdentityArgs,
+)
+
+from ._spec import PlatformSpec
+
+__all__ = ["Platform", "PlatformArgs", "deploy_level"]
+
+PLATFORM_NAMESPACE = "mlops"
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    """Arguments for :class:`Platform`: the validated spec (see ``load_spec``)."""
+
+    spec: PlatformSpec
+
+
+def _create_target(spec: PlatformSpec, scope: pulumi.Resource) -> Target:
+    if spec.target == "aws":
+        assert spec.aws is not None  # load_spec guarantees it
+        return AwsTarget(scope, spec.aws)
+    return KindTarget(scope, spec.kind or KindSettings())
+
+
+class Platform(pulumi.ComponentResource):
+    """One maturity level of the MLOps platform on one target.
+
+    Child names are stable across levels, so moving up a level only adds resources.
+    Level 1 children: ``kubernetes`` (provider), ``platform-namespace``, ``data-lake``,
+    ``experiment-tracking-identity`` and ``data-versioning-identity``.
+    """
+
+    def __init__(
+        self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:blueprints:Platform", name, None, opts)
+        spec = args.spec
+        features = spec.features
+        self.target = _create_target(spec, self)
+        outputs: dict[str, pulumi.Input[object]] = {"level": spec.level, "target": spec.target}
+        tags = {
+            "mlops-blueprints.io/level": str(spec.level),
+            "mlops-blueprints.io/environment": spec.environment,
+            "mlops-blueprints.io/team": spec.team,
+        }
+
+        if features.enable_platform_namespace:
+            self.namespace = WorkloadNamespace(
+                "platform-namespace",
+                WorkloadNamespaceArgs(namespace=PLATFORM_NAMESPACE),
+                self.target.scoped_opts(),
+            )
+            outputs["namespace"] = self.namespace.namespace_name
+
+        if features.enable_data_lake:
+            self.data_lake = DataLake(
+                "data-lake",
+                DataLakeArgs(
+                    target=self.target, bucket_prefix=spec.physical_name("lake"), tags=tags
+                ),
+                self.target.scoped_opts(),
+            )
+            outputs.update(
+                {f"data_lake_{zone}": store.uri for zone, store in self.data_lake.zones.items()}
+            )
+
+        if features.enable_experiment_tracking:
+            tracking = self.target.workload_identity(
+                "experiment-tracking-identity",
+                WorkloadIdentityArgs(
+                    namespace=self.namespace.namespace_name, service_account_name="mlflow"
+                ),
+                self.target.scoped_opts(),
+            )
+            # The tracking server reads and writes experiment artifacts, and nothing else.
+            self.data_lake.artifacts.grant_read(tracking, prefix="mlflow/")
+            self.data_lake.artifacts.grant_write(tracking, prefix="mlflow/")
+
+        if features.enable_data_versioning:
+            versioning = self.target.workload_identity(
+                "data-versioning-identity",
+                WorkloadIdentityArgs(
+                    namespace=self.namespace.namespace_name, service_account_name="dvc"
+                ),
+                self.target.scoped_opts(),
+            )
+            # The DVC remote lives under dvc/ in the raw and curated zones.
+            for zone in (self.data_lake.raw, self.data_lake.curated):
+                zone.grant_read(versioning, prefix="dvc/")
+                zone.grant_write(versioning, prefix="dvc/")
+
+        self.outputs = outputs
+        self.register_outputs(outputs)
+
+
+def deploy_level(level: int) -> Platform:
+    """Entry point of a level's stack program: read config, build the platform, export."""
+    from ._spec import load_spec
+
+    spec = load_spec(level)
+    platform = Platform("platform", PlatformArgs(spec=spec))
+    for key, value in platform.outputs.items():
+        pulumi.export(key, value)
+    return platform

@@ -1,0 +1,106 @@
+"""IAM role for a Kubernetes service account (IRSA)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlops_blueprints.targets._seam import validate_dns_label
+
+from .._labels import standard_labels
+from .._opts import child_opts
+from ..kubernetes import object_name
+from ._trust import irsa_trust_policy
+
+__all__ = ["IrsaIdentity", "IrsaIdentityArgs"]
+
+
+@dataclass(frozen=True)
+class IrsaIdentityArgs:
+    """Arguments for :class:`IrsaIdentity`.
+
+    - ``namespace``: the (existing) namespace of the service account.
+    - ``service_account_name``: created here, annotated with the role ARN.
+    - ``oidc_provider_arn`` / ``oidc_issuer_url``: the cluster's IAM OIDC provider.
+    - ``max_session_duration_seconds`` (3600): the shortest AWS allows.
+    - ``tags``: added to the role.
+    """
+
+    namespace: pulumi.Input[str]
+    service_account_name: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_url: pulumi.Input[str]
+    max_session_duration_seconds: int = 3600
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_dns_label(self.service_account_name, field="service_account_name")
+
+
+class IrsaIdentity(pulumi.ComponentResource):
+    """An IAM role trusted only by one service account, and that service account.
+
+    The role starts with no permissions; grants (``bucket.grant_read(identity)``) attach
+    least-privilege inline policies. Children: ``{name}-role`` (IAM Role) and
+    ``{name}-service-account`` (ServiceAccount, token automount off).
+    """
+
+    role_arn: pulumi.Output[str]
+    role_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: IrsaIdentityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:identity:IrsaIdentity", name, None, opts)
+        self._identity_name = args.service_account_name
+        trust = pulumi.Output.all(
+            args.oidc_provider_arn, args.oidc_issuer_url, args.namespace
+        ).apply(
+            lambda v: json.dumps(
+                irsa_trust_policy(
+                    oidc_provider_arn=v[0],
+                    oidc_issuer=v[1],
+                    namespace=v[2],
+                    service_account=args.service_account_name,
+                )
+            )
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=trust,
+            max_session_duration=args.max_session_duration_seconds,
+            tags=args.tags,
+            opts=child_opts(self),
+        )
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": args.service_account_name,
+                "namespace": args.namespace,
+                "labels": standard_labels("workload-identity", instance=args.service_account_name),
+                "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
+            },
+            # Pods opt in to a token explicitly (the IRSA webhook projects its own).
+            automount_service_account_token=False,
+            opts=child_opts(self),
+        )
+        self.role_arn = self.role.arn
+        self.role_name = self.role.name
+        self.namespace = pulumi.Output.from_input(args.namespace)
+        self.service_account_name = object_name(self.service_account)
+        self.register_outputs(
+            {
+                "role_arn": self.role_arn,
+                "service_account_name": self.service_account_name,
+            }
+        )
+
+    @property
+    def identity_name(self) -> str:
+        return self._identity_name

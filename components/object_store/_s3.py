@@ -1,0 +1,200 @@
+"""An S3 bucket with the secure posture built in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from mlops_blueprints.errors import BlueprintConfigError
+from mlops_blueprints.targets._seam import (
+    ObjectStoreArgs,
+    WorkloadIdentity,
+    validate_bucket_name,
+    validate_prefix,
+)
+
+from .._opts import child_opts
+from ..identity import IrsaIdentity
+from ._policies import GrantMode, s3_grant_statements, tls_only_bucket_policy
+
+__all__ = ["S3Bucket", "S3BucketArgs"]
+
+
+@dataclass(frozen=True)
+class S3BucketArgs:
+    """Arguments for :class:`S3Bucket`.
+
+    - ``bucket_name``: physical name; must follow the S3 naming rules (checked up front).
+    - ``kms_key_arn``: a customer-managed key for SSE-KMS; when unset the bucket uses SSE-KMS
+      with the AWS-managed ``aws/s3`` key. Either way a bucket key cuts KMS request costs.
+    - ``noncurrent_version_retention_days`` (90): noncurrent versions expire after this.
+    - ``infrequent_access_after_days`` (30): current objects move to STANDARD_IA after this;
+      ``None`` keeps them in STANDARD.
+    - ``tags``: added to the bucket.
+    """
+
+    bucket_name: str
+    kms_key_arn: pulumi.Input[str] | None = None
+    noncurrent_version_retention_days: int = 90
+    infrequent_access_after_days: int | None = 30
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_bucket_name(self.bucket_name, field="bucket_name")
+        if self.noncurrent_version_retention_days < 1:
+            raise BlueprintConfigError(
+                "noncurrent_version_retention_days",
+                self.noncurrent_version_retention_days,
+                "Keep noncurrent versions for at least 1 day.",
+            )
+        # S3 refuses STANDARD_IA transitions earlier than 30 days.
+        if self.infrequent_access_after_days is not None and self.infrequent_access_after_days < 30:
+            raise BlueprintConfigError(
+                "infrequent_access_after_days",
+                self.infrequent_access_after_days,
+                "S3 allows STANDARD_IA transitions after 30 days or more; use >= 30 or None.",
+            )
+
+    @classmethod
+    def from_request(
+        cls, request: ObjectStoreArgs, *, kms_key_arn: pulumi.Input[str] | None
+    ) -> S3BucketArgs:
+        return cls(
+            bucket_name=request.bucket_name,
+            kms_key_arn=kms_key_arn,
+            noncurrent_version_retention_days=request.noncurrent_version_retention_days,
+            tags={"purpose": request.purpose, **request.tags},
+        )
+
+
+class S3Bucket(pulumi.ComponentResource):
+    """S3 bucket: versioned, owner-enforced, private, SSE-KMS, TLS-only, retained on delete.
+
+    Children (``{name}-<suffix>``): ``bucket``, ``ownership``, ``public-access-block``,
+    ``encryption``, ``versioning``, ``lifecycle``, ``policy``; each grant adds a
+    ``{name}-{read|write}-{identity}`` IAM role policy.
+    """
+
+    bucket_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    uri: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: S3BucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:storage:S3Bucket", name, None, opts)
+        self._name = name
+        self._kms_key_arn = args.kms_key_arn
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=args.bucket_name,
+            tags=args.tags,
+            # Data outlives the stack: destroying the stack leaves the bucket in place.
+            opts=child_opts(self, retain_on_delete=True),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.arn = self.bucket.arn
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child_opts(self),
+        )
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child_opts(self),
+        )
+        encryption_default: dict[str, pulumi.Input[str]] = {"sse_algorithm": "aws:kms"}
+        if args.kms_key_arn is not None:
+            encryption_default["kms_master_key_id"] = args.kms_key_arn
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": encryption_default,
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child_opts(self),
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child_opts(self),
+        )
+        lifecycle_rule: dict[str, object] = {
+            "id": "noncurrent-expiry-and-tiering",
+            "status": "Enabled",
+            "filter": {},
+            "noncurrent_version_expiration": {
+                "noncurrent_days": args.noncurrent_version_retention_days
+            },
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+        if args.infrequent_access_after_days is not None:
+            lifecycle_rule["transitions"] = [
+                {"days": args.infrequent_access_after_days, "storage_class": "STANDARD_IA"}
+            ]
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[lifecycle_rule],
+            # S3 rejects lifecycle rules on a bucket whose versioning is still being set.
+            opts=child_opts(self, depends_on=[versioning]),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+            # A policy put before the public access block could briefly allow public access.
+            opts=child_opts(self, depends_on=[public_access_block, ownership]),
+        )
+        self.uri = self.bucket.bucket.apply(lambda b: f"s3://{b}")
+        self.endpoint_url = self.bucket.region.apply(lambda r: f"https://s3.{r}.amazonaws.com")
+        self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn, "uri": self.uri})
+
+    def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+        """Allow ``identity`` to list and read objects under ``prefix`` (whole bucket if empty)."""
+        self._grant("read", identity, prefix)
+
+    def grant_write(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+        """Allow ``identity`` to put objects under ``prefix``; never read or delete."""
+        self._grant("write", identity, prefix)
+
+    def _grant(self, mode: GrantMode, identity: WorkloadIdentity, prefix: str) -> None:
+        validate_prefix(prefix, field="prefix")
+        if not isinstance(identity, IrsaIdentity):
+            raise BlueprintConfigError(
+                "identity",
+                type(identity).__name__,
+                "An S3 bucket can only grant to an AWS workload identity (IrsaIdentity) "
+                "from the same target.",
+            )
+        document = pulumi.Output.all(self.arn, self._kms_key_arn).apply(
+            lambda values: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": s3_grant_statements(
+                        mode=mode, bucket_arn=values[0], prefix=prefix, kms_key_arn=values[1]
+                    ),
+                }
+            )
+        )
+        suffix = f"-{prefix.strip('/').replace('/', '-')}" if prefix else ""
+        aws.iam.RolePolicy(
+            f"{self._name}-{mode}-{identity.identity_name}{suffix}",
+            role=identity.role_name,
+            policy=document,
+            opts=child_opts(self),
+        )

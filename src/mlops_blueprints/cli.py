@@ -1,0 +1,252 @@
+"""``mlops-bp``: render, check and verify the platform offline.
+
+Exit codes: 0 success, 1 a check or the program failed, 2 bad usage (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops_blueprints.errors import BlueprintConfigError, UsageError
+
+__all__ = ["app", "main"]
+
+TARGETS = ("aws", "kind")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Render, check and verify MLOps Blueprints stacks offline.",
+)
+upstream_app = typer.Typer(no_args_is_help=True, help="Upstream schemas the checks use.")
+app.add_typer(upstream_app, name="upstream")
+console = Console(highlight=False)
+# Errors stay on one line however narrow the terminal: soft wrap, no hard breaks.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _usage_error(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _validated_level(level: str) -> int:
+    from mlops_blueprints.blueprints import parse_level
+
+    try:
+        return parse_level(level, field="--level")
+    except BlueprintConfigError:
+        _usage_error(f"--level {level!r} is not a maturity level: use 1, 2, 3 or 4")
+
+
+def _validated_target(target: str) -> str:
+    if target not in TARGETS:
+        _usage_error(f"--target {target!r} is not a target: use one of {', '.join(TARGETS)}")
+    return target
+
+
+def _summary_table(result: object) -> Table:
+    from mlops_blueprints.render import RenderResult
+
+    assert isinstance(result, RenderResult)
+    table = Table(title=f"{result.project} / {result.stack}: resources by component")
+    table.add_column("component")
+    table.add_column("resource type")
+    table.add_column("count", justify="right")
+    for component, types in sorted(result.files.by_component.items()):
+        for index, (rtype, count) in enumerate(sorted(types.items())):
+            table.add_row(component if index == 0 else "", rtype, str(count))
+    return table
+
+
+def _render(
+    *, level: int | None, stack_dir: Path | None, target: str, sets: list[str], out: Path
+) -> object:
+    from mlops_blueprints.render import ProgramError, find_level_stack, render_project
+
+    try:
+        project_dir = stack_dir if stack_dir is not None else find_level_stack(level or 1)
+        return render_project(project_dir, stack=target, sets=sets, out_dir=out)
+    except UsageError as error:
+        _usage_error(str(error))
+    except ProgramError as error:
+        cause = error.cause
+        if isinstance(cause, BlueprintConfigError):
+            _usage_error(f"configuration: {cause}")
+        err_console.print(
+            f"[bold red]error:[/] the stack program in {error.project_dir} failed: "
+            f"{type(cause).__name__}: {cause}"
+        )
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def render(
+    level: Annotated[str, typer.Option("--level", "-l", help="Maturity level, 1-4.")] = "1",
+    target: Annotated[str, typer.Option("--target", "-t", help="aws or kind.")] = "kind",
+    stack: Annotated[
+        Path | None,
+        typer.Option("--stack", help="Any Pulumi Python project folder instead of a level."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Config override key=value (key.path=value for objects)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+) -> None:
+    """Run a stack program under mocks and write inventory, manifests, Helm values, IAM, graph."""
+    level_number = _validated_level(level)
+    _validated_target(target)
+    out_dir = out or Path("rendered") / f"level{level_number}-{target}"
+    result = _render(
+        level=level_number, stack_dir=stack, target=target, sets=set_ or [], out=out_dir
+    )
+    from mlops_blueprints.render import RenderResult
+
+    assert isinstance(result, RenderResult)
+    console.print(_summary_table(result))
+    files = result.files
+    console.print(
+        f"[bold green]rendered[/] {files.resources} resources in {files.components} components: "
+        f"{files.manifests} manifests, {files.helm_releases} Helm releases, "
+        f"{files.policy_documents} policy documents -> {out_dir} "
+        f"({result.elapsed_seconds:.2f} s)"
+    )
+
+
+def _upstream_or_exit() -> Path:
+    from mlops_blueprints.upstream import upstream_dir
+
+    try:
+        return upstream_dir()
+    except UsageError as error:
+        _usage_error(str(error))
+
+
+@app.command()
+def check(
+    out: Annotated[Path, typer.Argument(help="A rendered folder (from `mlops-bp render`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate a rendered folder against upstream schemas, charts and ordering rules."""
+    from mlops_blueprints.check import report_table, run_checks
+
+    if not (out / "inventory.json").is_file():
+        _usage_error(
+            f"{out} is not a rendered folder (no inventory.json): run `mlops-bp render` first"
+        )
+    report = run_checks(out, upstream=_upstream_or_exit())
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        console.print(report_table(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def verify(
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Targets (default: kind).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where renders go.")] = None,
+) -> None:
+    """Render and check every level stack that exists, and print one summary."""
+    from mlops_blueprints.check import run_checks
+    from mlops_blueprints.render import RenderResult, find_level_stack
+
+    targets = [_validated_target(t) for t in (target or ["kind"])]
+    upstream = _upstream_or_exit()
+    root = out or Path(tempfile.mkdtemp(prefix="mlops-bp-verify-"))
+    levels = []
+    for level in (1, 2, 3, 4):
+        try:
+            find_level_stack(level)
+        except UsageError:
+            continue
+        levels.append(level)
+    if not levels:
+        _usage_error("no level stacks found: run from a checkout of the project")
+    table = Table(title="MLOps Blueprints: offline verification")
+    for column in (
+        "level",
+        "target",
+        "resources",
+        "manifests",
+        "helm",
+        "render s",
+        "errors",
+        "result",
+    ):
+        table.add_column(column, justify="right" if column not in ("result",) else "left")
+    failed = False
+    for level in levels:
+        for name in targets:
+            out_dir = root / f"level{level}-{name}"
+            result = _render(level=level, stack_dir=None, target=name, sets=[], out=out_dir)
+            assert isinstance(result, RenderResult)
+            report = run_checks(out_dir, upstream=upstream)
+            errors = Counter(f.check for f in report.findings if f.severity == "error")
+            failed |= not report.ok
+            table.add_row(
+                f"L{level}",
+                name,
+                str(result.files.resources),
+                str(result.files.manifests),
+                str(result.files.helm_releases),
+                f"{result.elapsed_seconds:.2f}",
+                ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or "0",
+                "[red]FAIL[/]" if not report.ok else "[green]pass[/]",
+            )
+    console.print(table)
+    console.print(f"renders and reports are in {root}; inspect one with `mlops-bp check <folder>`")
+    raise typer.Exit(1 if failed else 0)
+
+
+@upstream_app.command("verify")
+def upstream_verify() -> None:
+    """Check that every upstream file the checks use is present with the locked sha256."""
+    from mlops_blueprints.upstream import verify as verify_upstream
+
+    directory = _upstream_or_exit()
+    problems = verify_upstream(directory)
+    for problem in problems:
+        err_console.print(f"[red]{problem}[/]")
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/]: every locked upstream file in {directory} matches its sha256")
+
+
+@upstream_app.command("fetch")
+def upstream_fetch(
+    dest: Annotated[Path, typer.Option("--dest", help="Where to put the files.")] = Path(
+        ".cache/upstream"
+    ),
+    source: Annotated[
+        Path | None, typer.Option("--from", help="Copy from a local mirror instead of downloading.")
+    ] = None,
+) -> None:
+    """Download (or copy) the locked upstream files and verify their hashes."""
+    from mlops_blueprints.upstream import fetch
+
+    try:
+        fetch(dest, source=str(source) if source else None)
+    except UsageError as error:
+        _usage_error(str(error))
+    console.print(f"[green]ok[/]: upstream files in {dest}; export MLOPS_BP_UPSTREAM_DIR={dest}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Plausible provider outputs for mock runs.
+
+Programs read outputs such as ARNs, bucket names and cluster endpoints to build policy
+documents and kubeconfigs. These fakes are deterministic, so two renders of the same program
+are byte-identical, and shaped like the real values, so rendered IAM documents read true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["FAKE_ACCOUNT_ID", "FAKE_REGION", "fake_call_result", "fake_resource_state"]
+
+FAKE_ACCOUNT_ID = "123456789012"
+FAKE_REGION = "us-east-1"
+_FAKE_AZS = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"]
+
+
+def _aws_arn(typ: str, name: str, inputs: dict[str, Any]) -> str:
+    module, _, kind = typ.split(":")[1].partition("/")
+    resource = kind.lower()
+    if module == "s3":
+        return f"arn:aws:s3:::{inputs.get('bucket', name)}"
+    if module == "iam":
+        return f"arn:aws:iam::{FAKE_ACCOUNT_ID}:{resource}/{inputs.get('name', name)}"
+    if module == "eks" and resource == "cluster":
+        return f"arn:aws:eks:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:cluster/{inputs.get('name', name)}"
+    return f"arn:aws:{module}:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:{resource}/{name}"
+
+
+def fake_resource_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Return ``(id, state)`` for a registered resource: its inputs plus faked outputs."""
+    state = dict(inputs)
+    resource_id = f"{name}-id"
+    if typ.startswith("aws:"):
+        state.setdefault("arn", _aws_arn(typ, name, inputs))
+        state.setdefault("region", FAKE_REGION)
+        state.setdefault("tagsAll", inputs.get("tags") or {})
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket", name)
+            state.update(
+                bucket=bucket,
+                bucketRegionalDomainName=f"{bucket}.s3.{FAKE_REGION}.amazonaws.com",
+            )
+            resource_id = bucket
+        elif typ == "aws:iam/role:Role":
+            state.setdefault("name", name)
+            resource_id = state["name"]
+        elif typ == "aws:kms/key:Key":
+            resource_id = hashlib.sha256(name.encode()).hexdigest()[:8] + "-mock-key"
+            state.update(keyId=resource_id)
+        elif typ == "aws:eks/cluster:Cluster":
+            cluster = inputs.get("name", name)
+            state.update(
+                endpoint=f"https://{cluster}.gr7.{FAKE_REGION}.eks.amazonaws.com",
+                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+                identities=[
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{FAKE_REGION}.amazonaws.com/id/MOCK"}]}
+                ],
+            )
+            resource_id = cluster
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(inputs.get("url", "")).removeprefix("https://")
+            state["arn"] = f"arn:aws:iam::{FAKE_ACCOUNT_ID}:oidc-provider/{url}"
+    elif typ.startswith("kubernetes:") and isinstance(inputs.get("metadata"), dict):
+        metadata = inputs["metadata"]
+        namespace = metadata.get("namespace")
+        obj_name = metadata.get("name", name)
+        resource_id = f"{namespace}/{obj_name}" if namespace else str(obj_name)
+    return resource_id, state
+
+
+def fake_call_result(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Answer provider data-source calls (invokes) used by the blueprints."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": FAKE_ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render",
+            "userId": "AIDAMOCK",
+            "id": FAKE_ACCOUNT_ID,
+        }
+    if token in ("aws:index/getRegion:getRegion", "aws:index/region:Region"):
+        return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return {"names": list(_FAKE_AZS), "zoneIds": [f"use1-az{i}" for i in range(1, 7)]}
+    return dict(args)

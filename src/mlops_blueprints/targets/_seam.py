@@ -1,0 +1,265 @@
+"""The target seam: what components may ask of a deployment target.
+
+Components never branch on the cloud. They ask a :class:`Target` for a capability (an object
+store, a workload identity, ...) and use the returned object through the protocols below. A
+new target (GKE, AKS) is a new ``Target`` subclass registered in ``targets/__init__.py``;
+no component changes.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlops_blueprints.errors import BlueprintConfigError
+
+__all__ = [
+    "Capability",
+    "ContainerRegistry",
+    "KeyValueStore",
+    "NodePool",
+    "ObjectStore",
+    "ObjectStoreArgs",
+    "SqlDatabase",
+    "Target",
+    "WorkloadIdentity",
+    "WorkloadIdentityArgs",
+    "validate_bucket_name",
+    "validate_dns_label",
+    "validate_prefix",
+]
+
+Capability = Literal[
+    "object_store",
+    "workload_identity",
+    "sql_database",
+    "key_value_store",
+    "container_registry",
+    "node_pool",
+]
+HardwareClass = Literal["cpu", "nvidia-gpu", "neuron"]
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+
+
+def validate_bucket_name(value: str, *, field: str) -> str:
+    """Enforce the S3 bucket naming rules, which every S3-compatible store also accepts."""
+    problems = []
+    if not _BUCKET_NAME.match(value):
+        problems.append("3-63 characters of lowercase letters, digits, dots and hyphens")
+    if ".." in value or ".-" in value or "-." in value:
+        problems.append("no adjacent dots or dot-hyphen pairs")
+    if _IPV4.match(value):
+        problems.append("not formatted as an IP address")
+    if value.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or value.endswith(
+        ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
+    ):
+        problems.append("no reserved prefix or suffix (xn--, sthree-, -s3alias, --ol-s3, ...)")
+    if problems:
+        raise BlueprintConfigError(
+            field,
+            value,
+            "S3 bucket names need " + "; ".join(problems) + ", starting and ending with a "
+            "letter or digit (e.g. 'acme-mlops-raw').",
+        )
+    return value
+
+
+def validate_dns_label(value: str, *, field: str) -> str:
+    """Kubernetes names (namespaces, service accounts) are RFC 1123 labels."""
+    if not _DNS_LABEL.match(value):
+        raise BlueprintConfigError(
+            field,
+            value,
+            "Use at most 63 lowercase letters, digits and '-', starting and ending with a "
+            "letter or digit (e.g. 'mlops-tracking').",
+        )
+    return value
+
+
+def validate_prefix(value: str, *, field: str) -> str:
+    """An object-key prefix for a grant: relative, no wildcards, ends with '/' when set."""
+    if value.startswith("/") or "*" in value or not _PREFIX.match(value) or ".." in value:
+        raise BlueprintConfigError(
+            field,
+            value,
+            "Use a relative key prefix without wildcards, such as 'models/' "
+            "(empty grants the whole bucket).",
+        )
+    if value and not value.endswith("/"):
+        raise BlueprintConfigError(
+            field,
+            value,
+            f"End the prefix with '/' (e.g. {value + '/'!r}) so it cannot match "
+            "sibling keys that merely start with the same letters.",
+        )
+    return value
+
+
+@runtime_checkable
+class WorkloadIdentity(Protocol):
+    """A Kubernetes service account that carries permissions in the target's data plane."""
+
+    @property
+    def identity_name(self) -> str: ...
+
+    @property
+    def namespace(self) -> pulumi.Output[str]: ...
+
+    @property
+    def service_account_name(self) -> pulumi.Output[str]: ...
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """An S3-compatible bucket with least-privilege grants."""
+
+    @property
+    def bucket_name(self) -> pulumi.Output[str]: ...
+
+    @property
+    def uri(self) -> pulumi.Output[str]: ...
+
+    @property
+    def endpoint_url(self) -> pulumi.Output[str]: ...
+
+    def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None: ...
+
+    def grant_write(self, identity: WorkloadIdentity, *, prefix: str = "") -> None: ...
+
+
+@runtime_checkable
+class SqlDatabase(Protocol):
+    """A PostgreSQL database reachable from the cluster."""
+
+    @property
+    def host(self) -> pulumi.Output[str]: ...
+
+    @property
+    def port(self) -> pulumi.Output[int]: ...
+
+    @property
+    def database_name(self) -> pulumi.Output[str]: ...
+
+    def grant_connect(self, identity: WorkloadIdentity) -> None: ...
+
+
+@runtime_checkable
+class KeyValueStore(Protocol):
+    """A key-value store for online features (DynamoDB on aws, Redis on kind)."""
+
+    @property
+    def endpoint(self) -> pulumi.Output[str]: ...
+
+    def grant_read(self, identity: WorkloadIdentity) -> None: ...
+
+    def grant_write(self, identity: WorkloadIdentity) -> None: ...
+
+
+@runtime_checkable
+class ContainerRegistry(Protocol):
+    """An OCI image repository."""
+
+    @property
+    def repository_url(self) -> pulumi.Output[str]: ...
+
+    def grant_pull(self, identity: WorkloadIdentity) -> None: ...
+
+    def grant_push(self, identity: WorkloadIdentity) -> None: ...
+
+
+@runtime_checkable
+class NodePool(Protocol):
+    """A group of nodes of one hardware class that workloads are placed on by label and taint."""
+
+    @property
+    def pool_name(self) -> str: ...
+
+    @property
+    def hardware_class(self) -> HardwareClass: ...
+
+
+@dataclass(frozen=True)
+class ObjectStoreArgs:
+    """A bucket request. ``bucket_name`` is the physical name and must follow S3 rules."""
+
+    bucket_name: str
+    purpose: str
+    # Object versions older than this are expired; the current version is never expired.
+    noncurrent_version_retention_days: int = 90
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_bucket_name(self.bucket_name, field="bucket_name")
+        if self.noncurrent_version_retention_days < 1:
+            raise BlueprintConfigError(
+                "noncurrent_version_retention_days",
+                self.noncurrent_version_retention_days,
+                "Keep noncurrent versions for at least 1 day.",
+            )
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityArgs:
+    """A service account (created here) in an existing namespace."""
+
+    namespace: pulumi.Input[str]
+    service_account_name: str
+
+    def __post_init__(self) -> None:
+        validate_dns_label(self.service_account_name, field="service_account_name")
+
+
+class Target(ABC):
+    """A deployment target: turns capability requests into target-specific components.
+
+    ``scope`` is the component that owns shared infrastructure the target creates lazily
+    (for example the in-cluster object-store server on kind).
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def __init__(self, scope: pulumi.Resource) -> None:
+        self._scope = scope
+
+    @property
+    @abstractmethod
+    def kubernetes_provider(self) -> k8s.Provider:
+        """The provider every in-cluster component is created with."""
+
+    def scoped_opts(self, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a component owned by the target's scope, using the target's providers."""
+        return pulumi.ResourceOptions(
+            parent=self._scope,
+            providers=[self.kubernetes_provider],
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    @abstractmethod
+    def object_store(
+        self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> ObjectStore: ...
+
+    @abstractmethod
+    def workload_identity(
+        self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> WorkloadIdentity: ...
+
+    def require(self, capability: Capability, *, needed_by: str) -> None:
+        """Fail early, before any resource exists, when a level needs what this target lacks."""
+        if capability not in self.capabilities:
+            raise BlueprintConfigError(
+                "target",
+                self.name,
+                f"{needed_by} needs the '{capability}' capability, which the {self.name} target "
+                f"does not provide yet (it provides: {', '.join(sorted(self.capabilities))}).",
+            )
