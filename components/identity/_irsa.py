@@ -25,7 +25,8 @@ class IrsaIdentityArgs:
 
     - ``namespace``: the (existing) namespace of the service account.
     - ``service_account_name``: created here, annotated with the role ARN.
-    - ``oidc_provider_arn`` / ``oidc_issuer_url``: the cluster's IAM OIDC provider.
+    - ``oidc_provider_arn``: the ARN of the cluster's IAM OIDC provider.
+    - ``oidc_issuer_url``: the cluster's OIDC issuer URL (``https://oidc.eks...``).
     - ``max_session_duration_seconds`` (3600): the shortest AWS allows.
     - ``tags``: added to the role.
     """

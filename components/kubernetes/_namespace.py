@@ -23,10 +23,12 @@ PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 class WorkloadNamespaceArgs:
     """Arguments for :class:`WorkloadNamespace`.
 
-    ``pod_security`` defaults to ``restricted``, enforced; ``privileged`` is an explicit,
-    loudly named opt-in for system agents only. ``enable_default_deny`` (on) adds a
-    NetworkPolicy that denies all ingress and egress, so every allowed flow is declared by
-    the component that needs it.
+    - ``namespace``: the namespace name (an RFC 1123 label).
+    - ``pod_security`` (restricted): the Pod Security Standards level, enforced, audited and
+      warned; ``privileged`` is an explicit, loudly named opt-in for system agents only.
+    - ``enable_default_deny`` (on): a NetworkPolicy denying all ingress and egress, plus one
+      allowing DNS, so every other flow is declared by the component that needs it.
+    - ``labels``: extra labels on the namespace.
     """
 
     namespace: str

@@ -60,7 +60,10 @@ class SeaweedfsServerArgs:
     - ``namespace``: an existing namespace (normally a ``WorkloadNamespace``).
     - ``storage_size_gib`` (20): size of the data volume.
     - ``storage_class_name``: the cluster default when unset.
-    - ``cpu_request``/``memory_request_mib``/``memory_limit_mib``: container resources.
+    - ``cpu_request`` (100m): CPU request of the server container.
+    - ``memory_request_mib`` (256): memory request.
+    - ``memory_limit_mib`` (1024): memory limit; must be at least the request.
+    - ``labels``: extra labels on every object.
     """
 
     namespace: pulumi.Input[str]

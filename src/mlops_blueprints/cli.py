@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from pulumi.config import ConfigMissingError, ConfigTypeError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlops_blueprints.errors import BlueprintConfigError, UsageError
@@ -34,8 +36,13 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _usage_error(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    # User input is printed literally, never read as Rich markup.
+    err_console.print(f"[bold red]error:[/] {escape(_one_line(message))}")
     raise typer.Exit(2)
 
 
@@ -80,11 +87,11 @@ def _render(
         _usage_error(str(error))
     except ProgramError as error:
         cause = error.cause
-        if isinstance(cause, BlueprintConfigError):
+        if isinstance(cause, BlueprintConfigError | ConfigTypeError | ConfigMissingError):
             _usage_error(f"configuration: {cause}")
         err_console.print(
-            f"[bold red]error:[/] the stack program in {error.project_dir} failed: "
-            f"{type(cause).__name__}: {cause}"
+            f"[bold red]error:[/] the stack program in {escape(str(error.project_dir))} failed: "
+            f"{escape(_one_line(f'{type(cause).__name__}: {cause}'))}"
         )
         raise typer.Exit(1) from None
 
@@ -209,6 +216,26 @@ def verify(
     console.print(table)
     console.print(f"renders and reports are in {root}; inspect one with `mlops-bp check <folder>`")
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def docs(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Fail if a generated table is stale; write nothing.")
+    ] = False,
+) -> None:
+    """Regenerate the inputs/outputs tables in every component README."""
+    from mlops_blueprints.reference import stale_readmes
+
+    stale = stale_readmes(write=not check_only)
+    for path in stale:
+        verb = "stale" if check_only else "updated"
+        console.print(f"{verb}: {path}")
+    if check_only and stale:
+        err_console.print("error: component reference tables are stale: run `mlops-bp docs`")
+        raise typer.Exit(1)
+    if not stale:
+        console.print("component reference tables are up to date")
 
 
 @upstream_app.command("verify")

@@ -68,4 +68,40 @@ CHARTS: dict[str, HelmChart] = {
 # Container images the blueprints run directly (not through a chart), pinned by tag.
 IMAGES: dict[str, str] = {
     "seaweedfs": "chrislusf/seaweedfs:3.97",
+    # Official images. Alpine variants: postgres runs as uid/gid 70, redis as uid 999 gid 1000.
+    "postgres": "postgres:17.6-alpine",
+    "redis": "redis:8.2.1-alpine",
+    # The CNCF distribution registry (the official `registry` image).
+    "registry": "registry:3.0.0",
+    # Not a container image: the EKS-optimized AL2023 node image release Karpenter boots, as an
+    # EC2NodeClass alias (accelerated variants are picked per instance type).
+    "eks-node-al2023": "al2023@v20260423",
+}
+
+# EKS managed add-on builds pinned per Kubernetes minor. A minor is supported by the cluster
+# component exactly when its add-ons are pinned here; moving EKS_KUBERNETES_VERSION means adding
+# (or picking) the matching row first.
+EKS_ADDON_VERSIONS: dict[str, dict[str, str]] = {
+    "1.34": {
+        "vpc-cni": "v1.21.1-eksbuild.1",
+        "kube-proxy": "v1.34.1-eksbuild.2",
+        "coredns": "v1.12.4-eksbuild.1",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+    },
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "coredns": "v1.13.2-eksbuild.1",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+    },
+}
+EKS_SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(EKS_ADDON_VERSIONS)
+
+# Engine versions of the managed data services on aws. RDS takes the major only: with
+# auto_minor_version_upgrade on, AWS applies minors in the maintenance window, and an exact
+# minor here would make every later run try to downgrade. ElastiCache pins major.minor, the
+# finest version it accepts.
+MANAGED_ENGINE_VERSIONS: dict[str, str] = {
+    "rds-postgres": "17",
+    "elasticache-redis": "7.1",
 }

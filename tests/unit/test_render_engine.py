@@ -181,3 +181,12 @@ def test_runs_are_isolated(toy: tuple[object, Path]) -> None:
     capture = run_program(program, project="other", stack="dev", config={})
     assert [r.name for r in capture.registrations] == ["only"]
     assert capture.registrations[0].urn == "urn:pulumi:dev::other::aws:s3/bucket:Bucket::only"
+
+
+def test_data_source_calls_are_answered() -> None:
+    def program() -> None:
+        identity = aws.get_caller_identity_output()
+        pulumi.export("account", identity.account_id)
+
+    capture = run_program(program, project="p", stack="s", config={})
+    assert capture.stack_outputs == {"account": "123456789012"}

@@ -175,8 +175,9 @@ class _BlueprintMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         return fake_resource_state(args.typ, args.name, dict(args.inputs))
 
-    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return fake_call_result(args.token, dict(args.args)), None
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        # The monitor iterates the failures list: it must be a list, never None.
+        return fake_call_result(args.token, dict(args.args)), []
 
 
 def run_program(

@@ -24,6 +24,8 @@ def _aws_arn(typ: str, name: str, inputs: dict[str, Any]) -> str:
         return f"arn:aws:s3:::{inputs.get('bucket', name)}"
     if module == "iam":
         return f"arn:aws:iam::{FAKE_ACCOUNT_ID}:{resource}/{inputs.get('name', name)}"
+    if module == "cloudwatch" and resource == "loggroup":
+        return f"arn:aws:logs:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:log-group:{inputs.get('name', name)}"
     if module == "eks" and resource == "cluster":
         return f"arn:aws:eks:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:cluster/{inputs.get('name', name)}"
     return f"arn:aws:{module}:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:{resource}/{name}"
@@ -55,11 +57,17 @@ def fake_resource_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[st
             state.update(
                 endpoint=f"https://{cluster}.gr7.{FAKE_REGION}.eks.amazonaws.com",
                 certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+                vpcConfig={
+                    **(inputs.get("vpcConfig") or {}),
+                    "clusterSecurityGroupId": f"sg-{cluster}-cluster",
+                },
                 identities=[
                     {"oidcs": [{"issuer": f"https://oidc.eks.{FAKE_REGION}.amazonaws.com/id/MOCK"}]}
                 ],
             )
             resource_id = cluster
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.update(latestVersion=1, defaultVersion=1)
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             url = str(inputs.get("url", "")).removeprefix("https://")
             state["arn"] = f"arn:aws:iam::{FAKE_ACCOUNT_ID}:oidc-provider/{url}"
@@ -82,6 +90,9 @@ def fake_call_result(token: str, args: dict[str, Any]) -> dict[str, Any]:
         }
     if token in ("aws:index/getRegion:getRegion", "aws:index/region:Region"):
         return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}
+    if token == "aws:iam/getSessionContext:getSessionContext":
+        arn = str(args.get("arn", f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render"))
+        return {"arn": arn, "issuerArn": arn, "id": arn}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":

@@ -134,10 +134,21 @@ def _apply_sets(config: dict[str, Any], sets: list[tuple[str, list[str], Any]]) 
             continue
         node = config.setdefault(key, {})
         if isinstance(node, str):
-            node = config[key] = json.loads(node)
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
+            try:
+                node = config[key] = json.loads(node)
+            except json.JSONDecodeError:
+                node = None
+        for depth, part in enumerate(path):
+            if not isinstance(node, dict):
+                walked = ".".join([key, *path[:depth]])
+                raise UsageError(
+                    f"--set {key}.{'.'.join(path)}: {walked} is not an object, so it has no "
+                    f"field {part!r}; set {walked}=<value> instead"
+                )
+            if depth == len(path) - 1:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
 
 
 def render_project(
