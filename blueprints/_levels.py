@@ -92,7 +92,8 @@ LEVEL_FEATURES: dict[Level, LevelFeatures] = {1: _LEVEL_1, 2: _LEVEL_2, 3: _LEVE
 def parse_level(value: object, *, field: str = "level") -> Level:
     """Accept 1-4 as int or text (``"3"``, ``"L3"``); anything else is a clear error."""
     text = str(value).strip().upper().removeprefix("L")
-    if text.isdigit() and int(text) in LEVELS:
+    # isdecimal() alone admits other scripts' digits ("²" is a digit, not a decimal).
+    if text.isascii() and text.isdecimal() and int(text) in LEVELS:
         level: Level = int(text)  # type: ignore[assignment]
         return level
     raise BlueprintConfigError(field, value, "Use a maturity level from 1 to 4 (e.g. 2 or L2).")

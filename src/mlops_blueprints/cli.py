@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from pulumi.config import ConfigMissingError, ConfigTypeError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -78,6 +77,8 @@ def _summary_table(result: object) -> Table:
 def _render(
     *, level: int | None, stack_dir: Path | None, target: str, sets: list[str], out: Path
 ) -> object:
+    from pulumi.config import ConfigMissingError, ConfigTypeError
+
     from mlops_blueprints.render import ProgramError, find_level_stack, render_project
 
     try:

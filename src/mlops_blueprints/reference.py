@@ -22,7 +22,9 @@ import pulumi
 
 __all__ = ["ComponentReference", "discover_components", "render_readme", "stale_readmes"]
 
-_BULLET = re.compile(r"^\s*-\s+``(?P<field>\w+)``(?:\s*\((?P<default>[^)]*)\))?\s*:\s*(?P<text>.*)$")
+_BULLET = re.compile(
+    r"^\s*-\s+``(?P<field>\w+)``(?:\s*\((?P<default>[^)]*)\))?\s*:\s*(?P<text>.*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ def _field_docs(doc: str) -> dict[str, str]:
 
 
 def _type_text(annotation: object) -> str:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    text = (
+        annotation
+        if isinstance(annotation, str)
+        else getattr(annotation, "__name__", str(annotation))
+    )
     text = str(text).replace("pulumi.Input", "Input").replace("pulumi.Output", "Output")
     return text.replace("typing.", "").replace("|", "\\|")
 
@@ -69,7 +75,9 @@ def _default_text(field: dataclasses.Field[object]) -> str:
 def _args_class(component: type[pulumi.ComponentResource]) -> type | None:
     module = inspect.getmodule(component)
     candidate = getattr(module, f"{component.__name__}Args", None)
-    return candidate if dataclasses.is_dataclass(candidate) and isinstance(candidate, type) else None
+    return (
+        candidate if dataclasses.is_dataclass(candidate) and isinstance(candidate, type) else None
+    )
 
 
 def _type_token(component: type[pulumi.ComponentResource]) -> str:
@@ -149,10 +157,14 @@ def render_readme(text: str, components: list[ComponentReference]) -> str:
         block = f"{begin}\n{_table(component)}\n{end}"
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
         if pattern.search(text):
-            text = pattern.sub(lambda _m, block=block: block, text)
+            # A function replacement keeps backslashes in the table literal.
+            text = pattern.sub(lambda _match: block, text)  # noqa: B023 - used at once
         else:
             if "## Reference" not in text:
-                text = text.rstrip() + "\n\n## Reference\n\nGenerated from the code by `mlops-bp docs`.\n"
+                text = (
+                    text.rstrip()
+                    + "\n\n## Reference\n\nGenerated from the code by `mlops-bp docs`.\n"
+                )
             text = text.rstrip() + "\n\n" + block + "\n"
     return text
 

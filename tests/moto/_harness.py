@@ -29,9 +29,7 @@ def aws_account() -> Iterator[None]:
 
 
 @contextmanager
-def assumed_role(
-    role_name: str, documents: list[dict[str, Any]]
-) -> Iterator[boto3.Session]:
+def assumed_role(role_name: str, documents: list[dict[str, Any]]) -> Iterator[boto3.Session]:
     """Create a role with ``documents`` as inline policies, assume it, then enforce IAM."""
     iam = boto3.client("iam", region_name=REGION)
     iam.create_user(UserName="tester")

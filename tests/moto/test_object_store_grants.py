@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from mlops_blueprints.components.object_store._policies import s3_grant_statements
+
+from mlops_blueprints.render import find_level_stack, render_project
 from tests.moto._harness import REGION, assumed_role, aws_account, is_denied
 
 pytestmark = pytest.mark.moto
@@ -76,8 +77,6 @@ def test_write_grant_allows_writing_the_prefix_and_nothing_else() -> None:
 
 def test_rendered_level1_grants_hold_on_moto(tmp_path: Path) -> None:
     """The documents the Level 1 aws render produces, not hand-built ones."""
-    from mlops_blueprints.render import find_level_stack, render_project
-
     result = render_project(find_level_stack(1), stack="aws", sets=[], out_dir=tmp_path)
     documents = [
         json.loads(p.read_text())["document"]
@@ -85,7 +84,9 @@ def test_rendered_level1_grants_hold_on_moto(tmp_path: Path) -> None:
     ]
     assert len(documents) == 2
     bucket = next(
-        r.inputs["bucket"] for r in result.capture.registrations if r.name == "data-lake-artifacts-bucket"
+        r.inputs["bucket"]
+        for r in result.capture.registrations
+        if r.name == "data-lake-artifacts-bucket"
     )
     with aws_account():
         s3 = boto3.client("s3", region_name=REGION)

@@ -16,7 +16,9 @@ def test_generated_tables_are_current() -> None:
 
 def test_every_input_is_documented() -> None:
     undocumented = [
-        f"{c.name}.{field}" for c in discover_components() for field, _, _, meaning in c.inputs
+        f"{c.name}.{field}"
+        for c in discover_components()
+        for field, _, _, meaning in c.inputs
         if not meaning
     ]
     assert not undocumented, f"document these Args fields in the Args docstring: {undocumented}"

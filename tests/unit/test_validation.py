@@ -251,11 +251,6 @@ def test_parse_level_rejects_the_rest(value: object) -> None:
     _assert_config_error(caught.value, field="--level", value=value, fix="from 1 to 4")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_level uses str.isdigit, which accepts superscript digits that int() "
-    "rejects, so a ValueError escapes instead of BlueprintConfigError",
-)
 def test_parse_level_rejects_superscript_digits() -> None:
     with pytest.raises(BlueprintConfigError):
         parse_level("\u00b2")
