@@ -33,7 +33,7 @@ class PlatformArgs:
 def _create_target(spec: PlatformSpec, scope: pulumi.Resource) -> Target:
     if spec.target == "aws":
         assert spec.aws is not None  # load_spec guarantees it
-        return AwsTarget(scope, spec.aws)
+        return AwsTarget(scope, spec.aws, cluster_name=spec.physical_name("eks"))
     return KindTarget(scope, spec.kind or KindSettings())
 
 
@@ -48,8 +48,12 @@ class Platform(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:blueprints:Platform", name, None, opts)
         spec = args.spec
+        # Fail on bad target settings before anything, this component included, is registered.
+        if spec.target == "aws":
+            assert spec.aws is not None  # load_spec guarantees it
+            AwsTarget.plan(spec.aws, cluster_name=spec.physical_name("eks"))
+        super().__init__("mlops:blueprints:Platform", name, None, opts)
         features = spec.features
         self.target = _create_target(spec, self)
         outputs: dict[str, pulumi.Input[object]] = {"level": spec.level, "target": spec.target}

@@ -82,15 +82,9 @@ def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> 
         )
     settings: dict[str, Any] = {}
     raw = cfg.get_object(target)
-    if raw is None and target == "aws":
-        raise BlueprintConfigError(
-            f"{CONFIG_NAMESPACE}:aws",
-            None,
-            "The aws target needs its settings: see stacks/level1/Pulumi.aws.yaml for an example.",
-        )
     try:
         if target == "aws":
-            settings["aws"] = AwsSettings.model_validate(raw)
+            settings["aws"] = AwsSettings.model_validate(raw or {})
         else:
             settings["kind"] = KindSettings.model_validate(raw or {})
     except ValidationError as error:

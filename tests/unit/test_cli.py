@@ -179,13 +179,18 @@ def test_configuration_errors_from_the_program_are_usage_errors(
     assert not out.exists(), "a failed render writes nothing"
 
 
-def test_aws_target_without_its_settings_is_a_usage_error(tmp_path: Path) -> None:
-    # The kind stack config has no aws block: switching the target alone must say what to add.
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("aws.natStrategy=several", "mlops-platform:aws.natStrategy"),
+        ("aws.clusterVersion=1.35", "mlops-platform:aws.clusterVersion"),
+    ],
+)
+def test_bad_aws_setting_is_a_usage_error(item: str, expected: str, tmp_path: Path) -> None:
     line = _usage_error(
-        _invoke(["render", "--target", "kind", "--set", "target=aws", "--out", str(tmp_path)])
+        _invoke(["render", "--target", "aws", "--set", item, "--out", str(tmp_path)])
     )
-    assert "mlops-platform:aws" in line
-    assert "Pulumi.aws.yaml" in line
+    assert expected in line
 
 
 def test_stack_folder_without_pulumi_yaml_is_a_usage_error(tmp_path: Path) -> None:
@@ -275,7 +280,11 @@ def test_aws_render_writes_trust_and_grant_documents(aws_render: tuple[Result, P
     statement = trust["document"]["Statement"][0]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert set(statement["Condition"]) == {"StringEquals"}
-    grants = {name: doc for name, doc in documents.items() if doc["type"].endswith("RolePolicy")}
+    grants = {
+        name: doc
+        for name, doc in documents.items()
+        if doc["type"].endswith("RolePolicy") and name.startswith("data-lake-")
+    }
     read = grants["data-lake-artifacts-read-mlflow-mlflow.policy.json"]["document"]
     write = grants["data-lake-artifacts-write-mlflow-mlflow.policy.json"]["document"]
     assert "s3:GetObject" in read["Statement"][0]["Action"]

@@ -94,6 +94,9 @@ def test_kind_bucket_jobs_create_each_zone(render_level: RenderFn) -> None:
 def test_aws_platform_children(render_level: RenderFn) -> None:
     result = render_level(1, "aws")
     assert children(result, "platform") == {
+        "platform-key": "mlops:keys:KmsKey",
+        "network": "mlops:network:Vpc",
+        "cluster": "mlops:cluster:EksCluster",
         "kubernetes": "pulumi:providers:kubernetes",
         "platform-namespace": "mlops:kubernetes:WorkloadNamespace",
         "data-lake": "mlops:storage:DataLake",
@@ -152,10 +155,16 @@ def test_aws_buckets_are_private_encrypted_versioned_and_retained(render_level: 
 
 def test_aws_identity_trusts_one_service_account(render_level: RenderFn) -> None:
     resources = by_name(render_level(1, "aws"))
+    assert resources["cluster-cluster"].type == "aws:eks/cluster:Cluster"
+    # In-cluster resources wait for the whole cluster component (nodes, access, add-ons).
+    dependencies = resources["kubernetes"].dependencies
+    assert resources["cluster-cluster"].urn in dependencies
+    assert resources["cluster-system"].urn in dependencies
     role = resources["experiment-tracking-identity-role"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
-    issuer = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    # The issuer of the cluster the target creates (the render's fake EKS outputs).
+    issuer = "oidc.eks.us-east-1.amazonaws.com/id/MOCK"
     assert condition == {
         f"{issuer}:sub": "system:serviceaccount:mlops:mlflow",
         f"{issuer}:aud": "sts.amazonaws.com",

@@ -290,5 +290,8 @@ def test_every_level_stack_is_the_same_project() -> None:
         assert project["name"] == "mlops-platform" == CONFIG_NAMESPACE, stack_dir
         for stack_file in sorted(stack_dir.glob("Pulumi.*.yaml")):
             keys = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-            foreign = [k for k in keys if not str(k).startswith(f"{CONFIG_NAMESPACE}:")]
+            # Provider settings (aws:region) are the only other namespace a stack may set.
+            foreign = [
+                k for k in keys if not str(k).startswith((f"{CONFIG_NAMESPACE}:", "aws:region"))
+            ]
             assert foreign == [], f"{stack_file}: keys outside {CONFIG_NAMESPACE}: {foreign}"

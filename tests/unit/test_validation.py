@@ -273,7 +273,7 @@ def _level1_config(target: str) -> dict[str, str]:
         ("kind", "name=1acme", ("name", "1acme", "starting with a letter")),
         ("kind", "environment=Prod", ("environment", "Prod", "(e.g. 'prod')")),
         ("kind", "environment=" + "e" * 25, ("environment", "e" * 25, "3-24 lowercase")),
-        ("kind", "target=aws", ("aws", None, "stacks/level1/Pulumi.aws.yaml")),
+        ("aws", "aws.natStrategy=several", ("aws.natStrategy", "several", "'one-per-az'")),
         ("kind", "kind.contxt=x", ("kind.contxt", "x", "Remove this unknown setting")),
         ("kind", "kind.storageSizeGib=big", ("kind.storageSizeGib", "big", "valid integer")),
         ("aws", "aws.regoin=eu-west-1", ("aws.regoin", "eu-west-1", "Remove this unknown")),
@@ -310,15 +310,16 @@ def _run_catching(
     return capture, caught[0]
 
 
-def test_missing_aws_setting_names_the_key_and_registers_nothing() -> None:
+def test_public_endpoint_without_cidrs_registers_nothing() -> None:
     config = _level1_config("aws")
     aws = json.loads(config[f"{CONFIG_NAMESPACE}:aws"])
-    del aws["oidcIssuerUrl"]
+    aws["enablePublicEndpoint"] = True
     config[f"{CONFIG_NAMESPACE}:aws"] = json.dumps(aws)
     capture, error = _run_catching(lambda: deploy_level(1), stack="aws", config=config)
     assert capture.registrations == []
-    assert error.field == f"{CONFIG_NAMESPACE}:aws.oidcIssuerUrl"
-    assert error.fix == "Set it: pulumi config set --path 'aws.oidcIssuerUrl' <value>."
+    assert error.field == "public_access_cidrs"
+    assert error.value == []
+    assert "keep the endpoint private" in error.fix
 
 
 @pytest.mark.parametrize(("key", "bad"), [("target", "gcp"), ("name", "BAD"), ("environment", "x")])

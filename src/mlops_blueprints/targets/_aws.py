@@ -1,13 +1,16 @@
-"""The aws target: S3, IAM roles for service accounts, EKS."""
+"""The aws target: a VPC, a hardened EKS cluster and KMS key, S3, IAM roles for service accounts."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from mlops_blueprints.versions import EKS_KUBERNETES_VERSION
 
 from ._seam import (
     Capability,
@@ -18,40 +21,139 @@ from ._seam import (
     WorkloadIdentityArgs,
 )
 
-__all__ = ["AwsSettings", "AwsTarget"]
+if TYPE_CHECKING:
+    from mlops_blueprints.components.cluster import EksCluster, EksClusterArgs
+    from mlops_blueprints.components.keys import KmsKey, KmsKeyArgs
+    from mlops_blueprints.components.network import VpcArgs
+
+__all__ = ["AwsSettings", "AwsTarget", "SystemNodeGroupSettings"]
+
+_SETTINGS_CONFIG = ConfigDict(
+    # Stack YAML uses camelCase keys (natStrategy); Python uses snake_case.
+    extra="forbid",
+    frozen=True,
+    alias_generator=to_camel,
+    populate_by_name=True,
+)
+
+
+class SystemNodeGroupSettings(BaseModel):
+    """The managed node group that runs system pods (``mlops-platform:aws.systemNodeGroup``)."""
+
+    model_config = _SETTINGS_CONFIG
+
+    instance_types: tuple[str, ...] = ("m7i.large",)
+    min_size: int = 2
+    desired_size: int = 2
+    max_size: int = 3
+    disk_size_gib: int = 50
 
 
 class AwsSettings(BaseModel):
-    """Stack configuration for aws (``mlops-platform:aws``).
+    """Stack configuration for aws (``mlops-platform:aws``); see docs/configuration.md."""
 
-    Until the platform creates its own EKS cluster, it runs on an existing one:
-    ``kubeconfig`` reaches it and ``oidc_provider_arn``/``oidc_issuer_url`` name its IAM OIDC
-    provider, which service-account roles trust.
-    """
-
-    # Stack YAML uses camelCase keys (oidcProviderArn); Python uses snake_case.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
+    model_config = _SETTINGS_CONFIG
 
     region: str = "us-east-1"
-    kubeconfig: str
-    oidc_provider_arn: str
-    oidc_issuer_url: str
-    kms_key_arn: str | None = None
+    az_count: int = 3
+    vpc_cidr: str = "10.0.0.0/16"
+    nat_strategy: Literal["single", "one-per-az", "none"] = "one-per-az"
+    kubernetes_version: str = EKS_KUBERNETES_VERSION
+    enable_public_endpoint: bool = False
+    public_access_cidrs: tuple[str, ...] = ()
+    private_access_cidrs: tuple[str, ...] = ()
+    cluster_admin_role_arns: dict[str, str] = Field(default_factory=dict)
+    key_admin_role_arns: tuple[str, ...] = ()
+    system_node_group: SystemNodeGroupSettings = Field(default_factory=SystemNodeGroupSettings)
+    log_retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class _AwsPlan:
+    key: KmsKeyArgs
+    network: VpcArgs
+    cluster: EksClusterArgs
 
 
 class AwsTarget(Target):
+    """Creates the platform key, network and cluster up front; everything else on request."""
+
     name: ClassVar[str] = "aws"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"object_store", "workload_identity"})
 
-    def __init__(self, scope: pulumi.Resource, settings: AwsSettings) -> None:
+    @staticmethod
+    def plan(settings: AwsSettings, *, cluster_name: str) -> _AwsPlan:
+        """Validate every argument of the key, network and cluster; registers nothing."""
+        from mlops_blueprints.components.cluster import EksClusterArgs, SystemNodeGroupArgs
+        from mlops_blueprints.components.keys import KmsKeyArgs
+        from mlops_blueprints.components.network import VpcArgs
+
+        group = settings.system_node_group
+        return _AwsPlan(
+            key=KmsKeyArgs(
+                alias=f"alias/{cluster_name}",
+                admin_role_arns=settings.key_admin_role_arns,
+                service_principals=(f"logs.{settings.region}.amazonaws.com",),
+                enable_autoscaling_volume_encryption=True,
+            ),
+            network=VpcArgs(
+                cluster_name=cluster_name,
+                region=settings.region,
+                cidr_block=settings.vpc_cidr,
+                az_count=settings.az_count,
+                nat_strategy=settings.nat_strategy,
+            ),
+            cluster=EksClusterArgs(
+                cluster_name=cluster_name,
+                region=settings.region,
+                # Placeholders: the network's outputs replace them once the network exists.
+                vpc_id="",
+                subnet_ids=[],
+                kubernetes_version=settings.kubernetes_version,
+                enable_public_endpoint=settings.enable_public_endpoint,
+                public_access_cidrs=settings.public_access_cidrs,
+                private_access_cidrs=settings.private_access_cidrs,
+                admin_role_arns=dict(settings.cluster_admin_role_arns),
+                system_node_group=SystemNodeGroupArgs(
+                    instance_types=group.instance_types,
+                    min_size=group.min_size,
+                    desired_size=group.desired_size,
+                    max_size=group.max_size,
+                    disk_size_gib=group.disk_size_gib,
+                ),
+                log_retention_days=settings.log_retention_days,
+            ),
+        )
+
+    def __init__(self, scope: pulumi.Resource, settings: AwsSettings, *, cluster_name: str) -> None:
+        from mlops_blueprints.components.cluster import EksCluster
+        from mlops_blueprints.components.keys import KmsKey
+        from mlops_blueprints.components.network import Vpc
+
         super().__init__(scope)
         self.settings = settings
+        plan = self.plan(settings, cluster_name=cluster_name)
+        key_args, vpc_args, cluster_args = plan.key, plan.network, plan.cluster
+        opts = pulumi.ResourceOptions(parent=scope)
+        self.key: KmsKey = KmsKey("platform-key", key_args, opts)
+        self.network = Vpc(
+            "network", replace(vpc_args, flow_logs_kms_key_arn=self.key.key_arn), opts
+        )
+        self.cluster: EksCluster = EksCluster(
+            "cluster",
+            replace(
+                cluster_args,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.private_subnet_ids,
+                kms_key=self.key,
+            ),
+            opts,
+        )
         self._provider = k8s.Provider(
             "kubernetes",
-            kubeconfig=settings.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=scope),
+            kubeconfig=self.cluster.kubeconfig,
+            # Wait for access entries, nodes and CoreDNS, not only the control plane.
+            opts=pulumi.ResourceOptions(parent=scope, depends_on=[self.cluster]),
         )
 
     @property
@@ -63,9 +165,7 @@ class AwsTarget(Target):
     ) -> ObjectStore:
         from mlops_blueprints.components.object_store import S3Bucket, S3BucketArgs
 
-        return S3Bucket(
-            name, S3BucketArgs.from_request(args, kms_key_arn=self.settings.kms_key_arn), opts
-        )
+        return S3Bucket(name, S3BucketArgs.from_request(args, kms_key_arn=None), opts)
 
     def workload_identity(
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
@@ -77,8 +177,8 @@ class AwsTarget(Target):
             IrsaIdentityArgs(
                 namespace=args.namespace,
                 service_account_name=args.service_account_name,
-                oidc_provider_arn=self.settings.oidc_provider_arn,
-                oidc_issuer_url=self.settings.oidc_issuer_url,
+                oidc_provider_arn=self.cluster.oidc_provider_arn,
+                oidc_issuer_url=self.cluster.oidc_issuer_url,
             ),
             opts,
         )
