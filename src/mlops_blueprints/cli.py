@@ -88,8 +88,13 @@ def _render(
         _usage_error(str(error))
     except ProgramError as error:
         cause = error.cause
-        if isinstance(cause, BlueprintConfigError | ConfigTypeError | ConfigMissingError):
+        if isinstance(cause, BlueprintConfigError):
             _usage_error(f"configuration: {cause}")
+        if isinstance(cause, ConfigTypeError | ConfigMissingError):
+            _usage_error(
+                f"configuration: {cause}; set an object value field by field "
+                "(--set key.field=value) or fix it in the stack's Pulumi.<stack>.yaml"
+            )
         err_console.print(
             f"[bold red]error:[/] the stack program in {escape(str(error.project_dir))} failed: "
             f"{escape(_one_line(f'{type(cause).__name__}: {cause}'))}"

@@ -241,6 +241,7 @@ def test_non_object_value_for_an_object_setting_is_a_usage_error(tmp_path: Path)
     assert "'mlops-platform:kind'" in line
     assert "'abc'" in line
     assert "JSON object" in line
+    assert "--set key.field=value" in line
 
 
 # --- success paths ------------------------------------------------------------------------
