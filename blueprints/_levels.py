@@ -36,17 +36,20 @@ class LevelFeatures(BaseModel):
     enable_data_lake: bool = False
     enable_experiment_tracking: bool = False
     enable_data_versioning: bool = False
+    enable_cpu_node_pools: bool = False
     # Level 2: automated CI/CD.
     enable_ci_cd: bool = False
     enable_pipelines: bool = False
     enable_serving: bool = False
     enable_basic_monitoring: bool = False
+    enable_gpu_node_pools: bool = False
     # Level 3: full observability.
     enable_feature_store: bool = False
     enable_drift_detection: bool = False
     enable_lineage: bool = False
     enable_accelerator_metrics: bool = False
     enable_cost_allocation: bool = False
+    enable_neuron_node_pools: bool = False
     # Level 4: security-native.
     enable_customer_managed_keys: bool = False
     enable_access_logging: bool = False
@@ -59,6 +62,7 @@ _LEVEL_1 = LevelFeatures(
     enable_data_lake=True,
     enable_experiment_tracking=True,
     enable_data_versioning=True,
+    enable_cpu_node_pools=True,
 )
 _LEVEL_2 = _LEVEL_1.model_copy(
     update={
@@ -66,6 +70,7 @@ _LEVEL_2 = _LEVEL_1.model_copy(
         "enable_pipelines": True,
         "enable_serving": True,
         "enable_basic_monitoring": True,
+        "enable_gpu_node_pools": True,
     }
 )
 _LEVEL_3 = _LEVEL_2.model_copy(
@@ -75,6 +80,7 @@ _LEVEL_3 = _LEVEL_2.model_copy(
         "enable_lineage": True,
         "enable_accelerator_metrics": True,
         "enable_cost_allocation": True,
+        "enable_neuron_node_pools": True,
     }
 )
 _LEVEL_4 = _LEVEL_3.model_copy(

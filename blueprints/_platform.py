@@ -7,6 +7,11 @@ from dataclasses import dataclass
 import pulumi
 from mlops_blueprints.components.data_lake import DataLake, DataLakeArgs
 from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
+from mlops_blueprints.components.node_pools import (
+    NodePoolSpec,
+    supported_classes,
+    validate_pools,
+)
 
 from mlops_blueprints.targets import (
     AwsTarget,
@@ -16,11 +21,32 @@ from mlops_blueprints.targets import (
     WorkloadIdentityArgs,
 )
 
+from ._levels import LevelFeatures
 from ._spec import PlatformSpec
 
-__all__ = ["Platform", "PlatformArgs", "deploy_level"]
+__all__ = ["Platform", "PlatformArgs", "deploy_level", "level_node_pools"]
 
 PLATFORM_NAMESPACE = "mlops"
+
+
+def level_node_pools(features: LevelFeatures, *, target: Target) -> tuple[NodePoolSpec, ...]:
+    """The pools a level runs, limited to the hardware the target has.
+
+    Specs never change between levels, so moving up a level only adds pools.
+    """
+    pools: list[NodePoolSpec] = []
+    if features.enable_cpu_node_pools:
+        pools.append(NodePoolSpec(name="general"))
+    if features.enable_gpu_node_pools:
+        pools.append(NodePoolSpec(name="gpu", hardware_class="nvidia-gpu", max_nodes=4))
+    if features.enable_neuron_node_pools:
+        pools.append(
+            NodePoolSpec(
+                name="neuron", hardware_class="neuron", instance_families=("inf2",), max_nodes=2
+            )
+        )
+    available = supported_classes(target)
+    return validate_pools([p for p in pools if p.hardware_class in available], target)
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,12 @@ class Platform(pulumi.ComponentResource):
             "mlops-blueprints.io/environment": spec.environment,
             "mlops-blueprints.io/team": spec.team,
         }
+
+        pools = level_node_pools(features, target=self.target)
+        if pools and isinstance(self.target, AwsTarget):
+            self.node_pools = self.target.node_pools("node-pools", pools, self.target.scoped_opts())
+        elif pools and isinstance(self.target, KindTarget):
+            outputs["kind_cluster_config"] = self.target.node_pools(pools)
 
         if features.enable_platform_namespace:
             self.namespace = WorkloadNamespace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.conftest import RenderFn
 from tests.unit._inventory import by_name, children
@@ -98,6 +99,7 @@ def test_aws_platform_children(render_level: RenderFn) -> None:
         "network": "mlops:network:Vpc",
         "cluster": "mlops:cluster:EksCluster",
         "kubernetes": "pulumi:providers:kubernetes",
+        "node-pools": "mlops:nodepools:KarpenterNodePools",
         "platform-namespace": "mlops:kubernetes:WorkloadNamespace",
         "data-lake": "mlops:storage:DataLake",
         "experiment-tracking-identity": "mlops:identity:IrsaIdentity",
@@ -190,3 +192,30 @@ def test_aws_grants_are_prefix_scoped(render_level: RenderFn) -> None:
         "s3:AbortMultipartUpload",
     ]
     assert all("s3:DeleteObject" not in s["Action"] for s in read["Statement"] + write["Statement"])
+
+
+def test_aws_level1_runs_one_general_cpu_pool_on_karpenter(render_level: RenderFn) -> None:
+    result = render_level(1, "aws")
+    resources = by_name(result)
+    pools = [
+        r for r in result.capture.registrations if r.type == "kubernetes:karpenter.sh/v1:NodePool"
+    ]
+    assert [p.inputs["metadata"]["name"] for p in pools] == ["general"]
+    # No accelerator pool at Level 1, so no taint on the general pool.
+    assert "taints" not in pools[0].inputs["spec"]["template"]["spec"]
+    release = next(
+        r for r in result.capture.registrations if r.type == "kubernetes:helm.sh/v3:Release"
+    )
+    assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert release.inputs["version"] == "1.14.1"
+    assert release.urn in pools[0].dependencies
+    assert resources["node-pools"].type == "mlops:nodepools:KarpenterNodePools"
+
+
+def test_kind_level1_exports_the_matching_kind_cluster_config(render_level: RenderFn) -> None:
+    config = yaml.safe_load(render_level(1, "kind").capture.stack_outputs["kind_cluster_config"])
+    assert config["kind"] == "Cluster"
+    assert config["name"] == "mlops"
+    roles = [node["role"] for node in config["nodes"]]
+    assert roles == ["control-plane", "worker"]
+    assert config["nodes"][1]["labels"]["mlops-blueprints.io/node-pool"] == "general"

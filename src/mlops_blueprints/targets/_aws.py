@@ -22,9 +22,12 @@ from ._seam import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mlops_blueprints.components.cluster import EksCluster, EksClusterArgs
     from mlops_blueprints.components.keys import KmsKey, KmsKeyArgs
     from mlops_blueprints.components.network import VpcArgs
+    from mlops_blueprints.components.node_pools import KarpenterNodePools, NodePoolSpec
 
 __all__ = ["AwsSettings", "AwsTarget", "SystemNodeGroupSettings"]
 
@@ -79,7 +82,10 @@ class AwsTarget(Target):
     """Creates the platform key, network and cluster up front; everything else on request."""
 
     name: ClassVar[str] = "aws"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"object_store", "workload_identity"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"object_store", "workload_identity", "node_pool"}
+    )
+    hardware_classes: ClassVar[frozenset[str]] = frozenset({"cpu", "nvidia-gpu", "neuron"})
 
     @staticmethod
     def plan(settings: AwsSettings, *, cluster_name: str) -> _AwsPlan:
@@ -159,6 +165,27 @@ class AwsTarget(Target):
     @property
     def kubernetes_provider(self) -> k8s.Provider:
         return self._provider
+
+    def node_pools(
+        self, name: str, pools: Sequence[NodePoolSpec], opts: pulumi.ResourceOptions | None = None
+    ) -> KarpenterNodePools:
+        """Karpenter (controller, interruption queue, node role) and one NodePool per spec."""
+        from mlops_blueprints.components.node_pools import (
+            KarpenterNodePools,
+            KarpenterNodePoolsArgs,
+        )
+
+        return KarpenterNodePools(
+            name,
+            KarpenterNodePoolsArgs(
+                cluster_name=self.cluster.cluster_name,
+                cluster_endpoint=self.cluster.endpoint,
+                oidc_provider_arn=self.cluster.oidc_provider_arn,
+                oidc_issuer_url=self.cluster.oidc_issuer_url,
+                node_pools=tuple(pools),
+            ),
+            opts,
+        )
 
     def object_store(
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None

@@ -19,6 +19,9 @@ from ._seam import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mlops_blueprints.components.node_pools import NodePoolSpec
     from mlops_blueprints.components.object_store import SeaweedfsServer
 
 __all__ = ["KindSettings", "KindTarget"]
@@ -46,7 +49,10 @@ class KindSettings(BaseModel):
 
 class KindTarget(Target):
     name: ClassVar[str] = "kind"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"object_store", "workload_identity"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"object_store", "workload_identity", "node_pool"}
+    )
+    hardware_classes: ClassVar[frozenset[str]] = frozenset({"cpu"})
 
     def __init__(self, scope: pulumi.Resource, settings: KindSettings) -> None:
         super().__init__(scope)
@@ -62,6 +68,17 @@ class KindTarget(Target):
     @property
     def kubernetes_provider(self) -> k8s.Provider:
         return self._provider
+
+    def node_pools(self, pools: Sequence[NodePoolSpec]) -> str:
+        """Pools on kind are labelled, tainted workers: the kind cluster config that makes them.
+
+        Nothing is registered; create the cluster with ``kind create cluster --config``.
+        """
+        from mlops_blueprints.components.node_pools import dump_kind_cluster_config
+
+        return dump_kind_cluster_config(
+            pools, cluster_name=self.settings.context.removeprefix("kind-")
+        )
 
     def _server(self) -> SeaweedfsServer:
         # One store serves every bucket; it is created with the first bucket.
