@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 __all__ = [
     "CHARTS",
+    "EKS_ADDON_VERSIONS",
     "EKS_KUBERNETES_VERSION",
+    "EKS_SUPPORTED_KUBERNETES_VERSIONS",
     "IMAGES",
     "KIND_NODE_IMAGE",
+    "MANAGED_ENGINE_VERSIONS",
     "VALIDATED_KUBERNETES_VERSIONS",
     "HelmChart",
 ]
