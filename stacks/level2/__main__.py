@@ -1,0 +1,5 @@
+"""Level 2, automated CI/CD: Level 1 plus a tainted NVIDIA GPU node pool."""
+
+from mlops_blueprints.blueprints import deploy_level
+
+deploy_level(2)
