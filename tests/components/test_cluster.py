@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,12 +19,9 @@ from mlops_blueprints.components.cluster import (
     node_trust_policy,
 )
 from mlops_blueprints.components.keys import KmsKey, KmsKeyArgs, key_policy, key_use_statements
-from pulumi.runtime.mocks import MockCallArgs
 
-from mlops_blueprints.check import run_checks
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.render import RenderCapture, _capture, run_program, write_rendered
-from mlops_blueprints.render._fakes import fake_call_result
+from mlops_blueprints.render import RenderCapture
 from mlops_blueprints.versions import (
     EKS_ADDON_VERSIONS,
     EKS_KUBERNETES_VERSION,
@@ -39,29 +34,6 @@ SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/cluster-key-key"
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def render(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., RenderCapture]:
-    """Run a program under the render mocks, write it, and require `mlops-bp check` to pass."""
-    probe = _capture._BlueprintMocks().call(MockCallArgs(token="probe", args={}, provider=""))
-    if isinstance(probe, tuple) and probe[1] is None:
-        # The mocks answer invokes as (result, None), which the SDK's MockMonitor cannot
-        # iterate; answer with the result alone until the render engine does.
-        monkeypatch.setattr(
-            _capture._BlueprintMocks,
-            "call",
-            lambda self, args: fake_call_result(args.token, dict(args.args)),
-        )
-
-    def _render(program: Callable[[], object]) -> RenderCapture:
-        capture = run_program(program, project="mlops-platform", stack="test", config={})
-        write_rendered(capture, tmp_path)
-        report = run_checks(tmp_path, upstream=Path(os.environ["MLOPS_BP_UPSTREAM_DIR"]))
-        assert report.ok, [f.message for f in report.findings]
-        return capture
-
-    return _render
 
 
 def _by_name(capture: RenderCapture) -> dict[str, Any]:

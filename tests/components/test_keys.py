@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,12 +30,9 @@ from mlops_blueprints.components.keys._policy import (
     USE_ACTIONS,
     role_name_from_arn,
 )
-from pulumi.runtime.mocks import MockCallArgs
 
-from mlops_blueprints.check import run_checks
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.render import RenderCapture, _capture, run_program, write_rendered
-from mlops_blueprints.render._fakes import fake_call_result
+from mlops_blueprints.render import RenderCapture
 from tests.moto._harness import REGION, assumed_role, aws_account, is_denied
 
 ACCOUNT = "123456789012"
@@ -55,29 +50,6 @@ _USE_LIKE = (
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def render(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., RenderCapture]:
-    """Run a program under the render mocks, write it, and require `mlops-bp check` to pass."""
-    probe = _capture._BlueprintMocks().call(MockCallArgs(token="probe", args={}, provider=""))
-    if isinstance(probe, tuple) and probe[1] is None:
-        # The mocks answer invokes as (result, None), which the SDK's MockMonitor cannot
-        # iterate; answer with the result alone until the render engine does.
-        monkeypatch.setattr(
-            _capture._BlueprintMocks,
-            "call",
-            lambda self, args: fake_call_result(args.token, dict(args.args)),
-        )
-
-    def _render(program: Callable[[], object]) -> RenderCapture:
-        capture = run_program(program, project="mlops-platform", stack="test", config={})
-        write_rendered(capture, tmp_path)
-        report = run_checks(tmp_path, upstream=Path(os.environ["MLOPS_BP_UPSTREAM_DIR"]))
-        assert report.ok, [f.message for f in report.findings]
-        return capture
-
-    return _render
 
 
 def _by_name(capture: RenderCapture) -> dict[str, Any]:
