@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mlops_blueprints.components.identity import (
-    IrsaIdentity,
-    IrsaIdentityArgs,
     StaticCredentialsIdentity,
     StaticCredentialsIdentityArgs,
 )
@@ -42,18 +37,19 @@ from mlops_blueprints.components.key_value._plan import (
 )
 from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
 
-from mlops_blueprints.check import run_checks
-from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.render import Registration, RenderCapture, run_program, write_rendered
+from mlops_blueprints.render import RenderCapture, run_program
 from mlops_blueprints.targets import KeyValueStore
 from mlops_blueprints.versions import IMAGES, MANAGED_ENGINE_VERSIONS
+from tests.components._helpers import by_name as _by_name
+from tests.components._helpers import children as _children
+from tests.components._helpers import irsa as _irsa
+from tests.components._helpers import raises as _raises
+from tests.components._helpers import render_checked as _render
 
 pytestmark = pytest.mark.unit
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/acme-online-features"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
-OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
 NETWORK: dict[str, Any] = {
     "vpc_id": "vpc-0abc",
     "subnet_ids": ["subnet-a", "subnet-b"],
@@ -61,47 +57,7 @@ NETWORK: dict[str, Any] = {
 }
 MODES = st.sets(st.sampled_from(["read", "write"]), min_size=1)
 
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _render(program: Callable[[], object], out: Path) -> RenderCapture:
-    capture = run_program(program, project="mlops-platform", stack="test", config={})
-    write_rendered(capture, out)
-    report = run_checks(out, upstream=Path(os.environ["MLOPS_BP_UPSTREAM_DIR"]))
-    assert report.ok, [f"{f.object}: {f.field}: {f.message}" for f in report.findings]
-    return capture
-
-
-def _by_name(capture: RenderCapture) -> dict[str, Registration]:
-    names = [r.name for r in capture.registrations]
-    assert len(names) == len(set(names)), "resource names must be unique"
-    return {r.name: r for r in capture.registrations}
-
-
-def _children(capture: RenderCapture, parent: str) -> dict[str, str]:
-    urn = _by_name(capture)[parent].urn
-    return {r.name: r.type for r in capture.registrations if r.parent == urn}
-
-
-def _raises(call: Callable[[], object], field: str, value: object, fix: str) -> None:
-    with pytest.raises(BlueprintConfigError) as caught:
-        call()
-    assert caught.value.field == field
-    assert caught.value.value == value
-    assert fix in caught.value.fix
-
-
-def _irsa(namespace: object, name: str) -> IrsaIdentity:
-    return IrsaIdentity(
-        f"{name}-identity",
-        IrsaIdentityArgs(
-            namespace=namespace,  # type: ignore[arg-type]
-            service_account_name=name,
-            oidc_provider_arn=OIDC_ARN,
-            oidc_issuer_url=OIDC_URL,
-        ),
-    )
 
 
 # --- pure planning: DynamoDB ----------------------------------------------------------------

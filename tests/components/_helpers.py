@@ -1,0 +1,57 @@
+"""Helpers shared by the component tests: render and check, look-ups, error assertions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mlops_blueprints.components.identity import IrsaIdentity, IrsaIdentityArgs
+
+from mlops_blueprints.check import run_checks
+from mlops_blueprints.errors import BlueprintConfigError
+from mlops_blueprints.render import Registration, RenderCapture, run_program, write_rendered
+
+OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+
+
+def render_checked(program: Callable[[], object], out: Path) -> RenderCapture:
+    """Render ``program`` under mocks into ``out`` and require `mlops-bp check` to pass."""
+    capture = run_program(program, project="mlops-platform", stack="test", config={})
+    write_rendered(capture, out)
+    report = run_checks(out, upstream=Path(os.environ["MLOPS_BP_UPSTREAM_DIR"]))
+    assert report.ok, [f"{f.object}: {f.field}: {f.message}" for f in report.findings]
+    return capture
+
+
+def by_name(capture: RenderCapture) -> dict[str, Registration]:
+    names = [r.name for r in capture.registrations]
+    assert len(names) == len(set(names)), "resource names must be unique"
+    return {r.name: r for r in capture.registrations}
+
+
+def children(capture: RenderCapture, parent: str) -> dict[str, str]:
+    urn = by_name(capture)[parent].urn
+    return {r.name: r.type for r in capture.registrations if r.parent == urn}
+
+
+def raises(call: Callable[[], object], field: str, value: object, fix: str) -> None:
+    with pytest.raises(BlueprintConfigError) as caught:
+        call()
+    assert caught.value.field == field
+    assert caught.value.value == value
+    assert fix in caught.value.fix
+
+
+def irsa(namespace: object, name: str = "ci") -> IrsaIdentity:
+    return IrsaIdentity(
+        f"{name}-identity",
+        IrsaIdentityArgs(
+            namespace=namespace,  # type: ignore[arg-type]
+            service_account_name=name,
+            oidc_provider_arn=OIDC_ARN,
+            oidc_issuer_url=OIDC_URL,
+        ),
+    )
