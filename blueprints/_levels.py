@@ -53,6 +53,7 @@ class LevelFeatures(BaseModel):
     # Level 4: security-native.
     enable_customer_managed_keys: bool = False
     enable_access_logging: bool = False
+    enable_high_availability: bool = False
     enable_mandatory_policies: bool = False
     enable_budgets: bool = False
 
@@ -87,6 +88,7 @@ _LEVEL_4 = _LEVEL_3.model_copy(
     update={
         "enable_customer_managed_keys": True,
         "enable_access_logging": True,
+        "enable_high_availability": True,
         "enable_mandatory_policies": True,
         "enable_budgets": True,
     }

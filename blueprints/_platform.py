@@ -15,18 +15,65 @@ from mlops_blueprints.components.node_pools import (
 
 from mlops_blueprints.targets import (
     AwsTarget,
+    ContainerRegistryArgs,
     KindSettings,
     KindTarget,
+    SqlDatabaseArgs,
     Target,
+    TargetPosture,
     WorkloadIdentityArgs,
 )
 
 from ._levels import LevelFeatures
 from ._spec import PlatformSpec
 
-__all__ = ["Platform", "PlatformArgs", "deploy_level", "level_node_pools"]
+__all__ = [
+    "Platform",
+    "PlatformArgs",
+    "PlatformRequests",
+    "deploy_level",
+    "level_node_pools",
+    "platform_requests",
+]
 
 PLATFORM_NAMESPACE = "mlops"
+
+
+@dataclass(frozen=True)
+class PlatformRequests:
+    """The data services a level asks its target for, built (and validated) up front."""
+
+    tracking_database: SqlDatabaseArgs | None
+    model_images: ContainerRegistryArgs | None
+
+
+def platform_requests(features: LevelFeatures) -> PlatformRequests:
+    """Requests are pure data, so a bad one fails before any resource is registered."""
+    clients = (PLATFORM_NAMESPACE,)
+    return PlatformRequests(
+        tracking_database=SqlDatabaseArgs(
+            database_name="mlflow",
+            purpose="experiment tracking and model registry",
+            client_namespaces=clients,
+        )
+        if features.enable_experiment_tracking
+        else None,
+        model_images=ContainerRegistryArgs(
+            repository_name="models",
+            purpose="model serving images",
+            client_namespaces=clients,
+        )
+        if features.enable_ci_cd
+        else None,
+    )
+
+
+def target_posture(features: LevelFeatures) -> TargetPosture:
+    return TargetPosture(
+        customer_managed_keys=features.enable_customer_managed_keys,
+        access_logging=features.enable_access_logging,
+        high_availability=features.enable_high_availability,
+    )
 
 
 def level_node_pools(features: LevelFeatures, *, target: Target) -> tuple[NodePoolSpec, ...]:
@@ -57,10 +104,17 @@ class PlatformArgs:
 
 
 def _create_target(spec: PlatformSpec, scope: pulumi.Resource) -> Target:
+    posture = target_posture(spec.features)
     if spec.target == "aws":
         assert spec.aws is not None  # load_spec guarantees it
-        return AwsTarget(scope, spec.aws, cluster_name=spec.physical_name("eks"))
-    return KindTarget(scope, spec.kind or KindSettings())
+        return AwsTarget(
+            scope,
+            spec.aws,
+            cluster_name=spec.physical_name("eks"),
+            name_prefix=f"{spec.name}-{spec.environment}",
+            posture=posture,
+        )
+    return KindTarget(scope, spec.kind or KindSettings(), posture=posture)
 
 
 class Platform(pulumi.ComponentResource):
@@ -68,7 +122,8 @@ class Platform(pulumi.ComponentResource):
 
     Child names are stable across levels, so moving up a level only adds resources.
     Level 1 children: ``kubernetes`` (provider), ``platform-namespace``, ``data-lake``,
-    ``experiment-tracking-identity`` and ``data-versioning-identity``.
+    ``experiment-tracking-identity``, ``experiment-tracking-database`` and
+    ``data-versioning-identity``; Level 2 adds ``model-images`` (container registry).
     """
 
     def __init__(
@@ -76,9 +131,15 @@ class Platform(pulumi.ComponentResource):
     ) -> None:
         spec = args.spec
         # Fail on bad target settings before anything, this component included, is registered.
+        requests = platform_requests(spec.features)
         if spec.target == "aws":
             assert spec.aws is not None  # load_spec guarantees it
             AwsTarget.plan(spec.aws, cluster_name=spec.physical_name("eks"))
+            AwsTarget.check_requests(
+                f"{spec.name}-{spec.environment}",
+                sql_databases=[r for r in [requests.tracking_database] if r],
+                container_registries=[r for r in [requests.model_images] if r],
+            )
         super().__init__("mlops:blueprints:Platform", name, None, opts)
         features = spec.features
         self.target = _create_target(spec, self)
@@ -126,6 +187,14 @@ class Platform(pulumi.ComponentResource):
             # The tracking server reads and writes experiment artifacts, and nothing else.
             self.data_lake.artifacts.grant_read(tracking, prefix="mlflow/")
             self.data_lake.artifacts.grant_write(tracking, prefix="mlflow/")
+            assert requests.tracking_database is not None
+            self.tracking_database = self.target.sql_database(
+                "experiment-tracking-database",
+                requests.tracking_database,
+                self.target.scoped_opts(),
+            )
+            self.tracking_database.grant_connect(tracking)
+            outputs["tracking_database_host"] = self.tracking_database.host
 
         if features.enable_data_versioning:
             versioning = self.target.workload_identity(
@@ -139,6 +208,12 @@ class Platform(pulumi.ComponentResource):
             for zone in (self.data_lake.raw, self.data_lake.curated):
                 zone.grant_read(versioning, prefix="dvc/")
                 zone.grant_write(versioning, prefix="dvc/")
+
+        if requests.model_images is not None:
+            self.model_images = self.target.container_registry(
+                "model-images", requests.model_images, self.target.scoped_opts()
+            )
+            outputs["model_image_repository"] = self.model_images.repository_url
 
         self.outputs = outputs
         self.register_outputs(outputs)

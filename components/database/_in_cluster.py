@@ -16,7 +16,12 @@ from mlops_blueprints.versions import IMAGES
 
 from .._labels import standard_labels
 from .._opts import child_opts
-from ..kubernetes import RESTRICTED_CONTAINER_SECURITY_CONTEXT, object_name
+from ..kubernetes import (
+    RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+    allow_identity_egress,
+    namespace_pod_peer,
+    object_name,
+)
 from ._common import (
     RETAIN_CLAIMS,
     IdentityGrant,
@@ -100,7 +105,8 @@ class InClusterPostgres(pulumi.ComponentResource):
     ``{name}-service``, ``{name}-statefulset`` and ``{name}-network-policy``; the first
     grant adds ``{name}-roles`` (Secret), ``{name}-roles-job`` and
     ``{name}-roles-job-egress`` (NetworkPolicy); each granted identity adds
-    ``{name}-{identity}-password`` (random) and ``{name}-{identity}-connection`` (Secret).
+    ``{name}-{identity}-password`` (random), ``{name}-{identity}-egress`` (NetworkPolicy in
+    the identity's namespace) and ``{name}-{identity}-connection`` (Secret).
     """
 
     host: pulumi.Output[str]
@@ -306,6 +312,14 @@ class InClusterPostgres(pulumi.ComponentResource):
         if not is_new:
             return
         self._db_users[identity.identity_name] = user
+        allow_identity_egress(
+            self,
+            prefix,
+            identity=identity,
+            service_name=self._args.service_name,
+            peer=namespace_pod_peer(self._namespace, self._selector),
+            port=POSTGRES_PORT,
+        )
         if self._roles_job is None:
             self._roles_job = self._create_roles_job()
         data = pulumi.Output.all(self.host, grant.password.result).apply(

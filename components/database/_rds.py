@@ -15,7 +15,13 @@ from mlops_blueprints.targets._seam import WorkloadIdentity
 from mlops_blueprints.versions import MANAGED_ENGINE_VERSIONS
 
 from .._opts import child_opts
-from ._common import ingress_security_group, require_irsa, text, validate_cidr_blocks
+from ..kubernetes import allow_identity_egress
+from ._common import (
+    ingress_security_group,
+    require_irsa,
+    text,
+    validate_cidr_blocks,
+)
 from ._plan import (
     MASTER_USER_RESERVED,
     MAX_BACKUP_RETENTION_DAYS,
@@ -71,14 +77,18 @@ class RdsPostgresArgs:
     - ``kms_key_arn``: a customer-managed key for storage, Performance Insights and the master
       secret; when unset they use the AWS-managed keys (storage is always encrypted).
     - ``performance_insights_retention_days`` (7): 7 (free) or a multiple of 31, up to 731.
+    - ``client_egress_cidr`` (none): where granted pods may connect, normally the VPC CIDR.
+      Each grant then adds ``{name}-{identity}-egress``, a NetworkPolicy letting the identity's
+      pods reach it on 5432 (platform namespaces deny egress by default).
     - ``tags``: added to every resource.
     """
 
     identifier: str
     vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
     allowed_cidr_blocks: Sequence[str] = ()
+    client_egress_cidr: pulumi.Input[str] | None = None
     database_name: str = "mlops"
     master_username: str = "platform_admin"
     engine_version: str = MANAGED_ENGINE_VERSIONS["rds-postgres"]
@@ -107,7 +117,7 @@ class RdsPostgresArgs:
                 "Name the clients: the security group of the EKS nodes (or pods), or private "
                 "CIDR blocks in allowed_cidr_blocks. With neither, nothing could connect.",
             )
-        if not isinstance(self.subnet_ids, pulumi.Output) and len(self.subnet_ids) < 2:
+        if isinstance(self.subnet_ids, (list, tuple)) and len(self.subnet_ids) < 2:
             raise BlueprintConfigError(
                 "subnet_ids",
                 list(self.subnet_ids),
@@ -155,7 +165,8 @@ class RdsPostgres(pulumi.ComponentResource):
     Children (``{name}-<suffix>``): ``subnet-group``, ``security-group`` with one
     ``ingress-sg-<i>`` / ``ingress-cidr-<network>`` rule per client source,
     ``parameter-group`` and ``instance``; each grant adds a
-    ``{name}-connect-{identity}`` IAM role policy.
+    ``{name}-connect-{identity}`` IAM role policy (and, with ``client_egress_cidr``, the
+    ``{name}-{identity}-egress`` NetworkPolicy).
     """
 
     host: pulumi.Output[str]
@@ -173,6 +184,8 @@ class RdsPostgres(pulumi.ComponentResource):
         super().__init__("mlops:database:RdsPostgres", name, None, opts)
         self._name = name
         self._granted: set[str] = set()
+        self._client_egress_cidr = args.client_egress_cidr
+        self._egress_opened: set[str] = set()
         family = parameter_group_family(postgres_major_version(args.engine_version))
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnet-group",
@@ -283,6 +296,19 @@ class RdsPostgres(pulumi.ComponentResource):
         if resource_name in self._granted:
             return  # the same grant twice is one grant
         self._granted.add(resource_name)
+        if (
+            self._client_egress_cidr is not None
+            and identity.identity_name not in self._egress_opened
+        ):
+            self._egress_opened.add(identity.identity_name)
+            allow_identity_egress(
+                self,
+                f"{self._name}-{identity.identity_name}",
+                identity=identity,
+                service_name=self._name,
+                peer={"ipBlock": {"cidr": self._client_egress_cidr}},
+                port=POSTGRES_PORT,
+            )
         document = pulumi.Output.all(self.instance.arn, self.instance.resource_id).apply(
             lambda v: json.dumps(
                 {

@@ -13,7 +13,12 @@ from mlops_blueprints.targets._seam import validate_dns_label
 
 from .._labels import standard_labels
 from .._opts import child_opts
-from ..kubernetes import object_name
+from ..kubernetes import (
+    METADATA_ENDPOINT_CIDR,
+    allow_client_egress,
+    identity_pod_labels,
+    object_name,
+)
 from ._trust import irsa_trust_policy
 
 __all__ = ["IrsaIdentity", "IrsaIdentityArgs"]
@@ -46,8 +51,10 @@ class IrsaIdentity(pulumi.ComponentResource):
     """An IAM role trusted only by one service account, and that service account.
 
     The role starts with no permissions; grants (``bucket.grant_read(identity)``) attach
-    least-privilege inline policies. Children: ``{name}-role`` (IAM Role) and
-    ``{name}-service-account`` (ServiceAccount, token automount off).
+    least-privilege inline policies. Pods carrying ``pod_labels`` may reach AWS APIs (STS, S3,
+    ECR, DynamoDB) over HTTPS, and never the instance metadata service. Children:
+    ``{name}-role`` (IAM Role), ``{name}-service-account`` (ServiceAccount, token automount
+    off) and ``{name}-aws-api-egress`` (NetworkPolicy).
     """
 
     role_arn: pulumi.Output[str]
@@ -91,6 +98,16 @@ class IrsaIdentity(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child_opts(self),
         )
+        self._pod_labels = identity_pod_labels(args.service_account_name)
+        allow_client_egress(
+            self,
+            f"{name}-aws-api-egress",
+            policy_name=f"{args.service_account_name}-aws-apis",
+            namespace=args.namespace,
+            pod_labels=self._pod_labels,
+            peers=[{"ipBlock": {"cidr": "0.0.0.0/0", "except": [METADATA_ENDPOINT_CIDR]}}],
+            ports=[443],
+        )
         self.role_arn = self.role.arn
         self.role_name = self.role.name
         self.namespace = pulumi.Output.from_input(args.namespace)
@@ -105,3 +122,7 @@ class IrsaIdentity(pulumi.ComponentResource):
     @property
     def identity_name(self) -> str:
         return self._identity_name
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return dict(self._pod_labels)

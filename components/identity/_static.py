@@ -12,7 +12,7 @@ from mlops_blueprints.targets._seam import validate_dns_label
 
 from .._labels import standard_labels
 from .._opts import child_opts
-from ..kubernetes import object_name
+from ..kubernetes import identity_pod_labels, object_name
 
 __all__ = ["StaticCredentialsIdentity", "StaticCredentialsIdentityArgs"]
 
@@ -101,3 +101,7 @@ class StaticCredentialsIdentity(pulumi.ComponentResource):
     @property
     def identity_name(self) -> str:
         return self._identity_name
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return identity_pod_labels(self._identity_name)

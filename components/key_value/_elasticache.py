@@ -27,6 +27,7 @@ from ..database._common import (
     text,
     validate_cidr_blocks,
 )
+from ..kubernetes import allow_identity_egress
 from ._plan import KeyValueGrantMode, elasticache_user_id, redis_acl_rules, validate_redis_username
 
 if TYPE_CHECKING:
@@ -57,14 +58,18 @@ class ElastiCacheRedisArgs:
     - ``snapshot_retention_days`` (7): daily snapshots kept, 1 to 35.
     - ``log_retention_days`` (30): retention of the slow and engine logs in CloudWatch.
     - ``kms_key_arn``: a customer-managed key for data at rest; when unset the AWS-managed key.
+    - ``client_egress_cidr`` (none): where granted pods may connect, normally the VPC CIDR.
+      Each grant then adds ``{name}-{identity}-egress``, a NetworkPolicy letting the identity's
+      pods reach it on 6379 (platform namespaces deny egress by default).
     - ``tags``: added to every resource.
     """
 
     replication_group_id: str
     vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
     allowed_cidr_blocks: Sequence[str] = ()
+    client_egress_cidr: pulumi.Input[str] | None = None
     engine_version: str = MANAGED_ENGINE_VERSIONS["elasticache-redis"]
     node_type: str = "cache.t4g.small"
     num_cache_clusters: int = 2
@@ -97,7 +102,7 @@ class ElastiCacheRedisArgs:
                 "Name the clients: the security group of the EKS nodes (or pods), or private "
                 "CIDR blocks in allowed_cidr_blocks. With neither, nothing could connect.",
             )
-        if not isinstance(self.subnet_ids, pulumi.Output) and len(self.subnet_ids) < 2:
+        if isinstance(self.subnet_ids, (list, tuple)) and len(self.subnet_ids) < 2:
             raise BlueprintConfigError(
                 "subnet_ids",
                 list(self.subnet_ids),
@@ -139,7 +144,8 @@ class ElastiCacheRedis(pulumi.ComponentResource):
     ``{name}-default-user``, ``{name}-user-group``, ``{name}-subnet-group``,
     ``{name}-security-group`` with its ``ingress-*`` rules, ``{name}-log-group`` and
     ``{name}-replication-group``; each granted identity adds ``{name}-{identity}-password``
-    (random), ``{name}-{identity}-user`` and ``{name}-{identity}-connection`` (Secret).
+    (random), ``{name}-{identity}-user``, ``{name}-{identity}-connection`` (Secret) and, with
+    ``client_egress_cidr``, ``{name}-{identity}-egress`` (NetworkPolicy).
     """
 
     endpoint: pulumi.Output[str]
@@ -153,6 +159,7 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         super().__init__("mlops:keyvalue:ElastiCacheRedis", name, None, opts)
         self._name = name
         self._group_id = args.replication_group_id
+        self._client_egress_cidr = args.client_egress_cidr
         self._grants: dict[str, IdentityGrant] = {}
         self._users: list[aws.elasticache.User] = []
         self._labels = standard_labels("elasticache-redis", instance=args.replication_group_id)
@@ -289,6 +296,15 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         )
         if not is_new:
             return
+        if self._client_egress_cidr is not None:
+            allow_identity_egress(
+                self,
+                prefix,
+                identity=identity,
+                service_name=self._group_id,
+                peer={"ipBlock": {"cidr": self._client_egress_cidr}},
+                port=REDIS_PORT,
+            )
         # Read after the program body, so a later grant of the other mode is included.
         access = deferred(
             grant.password.result,

@@ -32,7 +32,12 @@ from ..database._common import (
     validate_storage_size,
     volume_claim_template,
 )
-from ..kubernetes import RESTRICTED_CONTAINER_SECURITY_CONTEXT, object_name
+from ..kubernetes import (
+    RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+    allow_identity_egress,
+    namespace_pod_peer,
+    object_name,
+)
 from ._plan import (
     KeyValueGrantMode,
     redis_config,
@@ -98,7 +103,8 @@ class InClusterRedis(pulumi.ComponentResource):
     connection Secret in the identity's namespace. Children: ``{name}-password`` (random),
     ``{name}-auth`` and ``{name}-config`` (Secrets), ``{name}-service``,
     ``{name}-statefulset`` and ``{name}-network-policy``; each granted identity adds
-    ``{name}-{identity}-password`` (random) and ``{name}-{identity}-connection`` (Secret).
+    ``{name}-{identity}-password`` (random), ``{name}-{identity}-egress`` (NetworkPolicy in
+    the identity's namespace) and ``{name}-{identity}-connection`` (Secret).
     """
 
     endpoint: pulumi.Output[str]
@@ -114,7 +120,8 @@ class InClusterRedis(pulumi.ComponentResource):
         self._service_name = args.service_name
         self._grants: dict[str, IdentityGrant] = {}
         namespace = pulumi.Output.from_input(args.namespace)
-        selector = {
+        self._namespace = namespace
+        self._selector = selector = {
             "app.kubernetes.io/name": "redis",
             "app.kubernetes.io/instance": args.service_name,
         }
@@ -294,6 +301,14 @@ class InClusterRedis(pulumi.ComponentResource):
         )
         if not is_new:
             return
+        allow_identity_egress(
+            self,
+            prefix,
+            identity=identity,
+            service_name=self._service_name,
+            peer=namespace_pod_peer(self._namespace, self._selector),
+            port=REDIS_PORT,
+        )
         data = pulumi.Output.all(self.host, grant.password.result).apply(
             lambda v: {
                 "REDIS_HOST": text(v[0]),

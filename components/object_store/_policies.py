@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-__all__ = ["GrantMode", "s3_grant_statements", "tls_only_bucket_policy"]
+__all__ = [
+    "GrantMode",
+    "access_log_delivery_statement",
+    "s3_grant_statements",
+    "tls_only_bucket_policy",
+]
 
 GrantMode = Literal["read", "write"]
 
@@ -82,4 +87,22 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
                 "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
             },
         ],
+    }
+
+
+def access_log_delivery_statement(
+    log_bucket_arn: str, *, account_id: str, source_bucket_prefix: str
+) -> dict[str, Any]:
+    """Let S3 log delivery write server access logs for this account's ``source_bucket_prefix*``
+    buckets, and nothing else (the confused-deputy conditions pin account and source)."""
+    return {
+        "Sid": "AllowServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{log_bucket_arn}/*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source_bucket_prefix}*"},
+        },
     }

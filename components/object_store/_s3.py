@@ -18,7 +18,12 @@ from mlops_blueprints.targets._seam import (
 
 from .._opts import child_opts
 from ..identity import IrsaIdentity
-from ._policies import GrantMode, s3_grant_statements, tls_only_bucket_policy
+from ._policies import (
+    GrantMode,
+    access_log_delivery_statement,
+    s3_grant_statements,
+    tls_only_bucket_policy,
+)
 
 __all__ = ["S3Bucket", "S3BucketArgs"]
 
@@ -33,6 +38,11 @@ class S3BucketArgs:
     - ``noncurrent_version_retention_days`` (90): noncurrent versions expire after this.
     - ``infrequent_access_after_days`` (30): current objects move to STANDARD_IA after this;
       ``None`` keeps them in STANDARD.
+    - ``access_log_bucket`` (none): send server access logs to this bucket, under
+      ``<bucket_name>/``; Level 4 turns it on for every bucket.
+    - ``log_delivery_source_prefix`` (none): make this bucket an access-log target for the
+      account's buckets whose names start with the prefix. Log delivery only supports SSE-S3,
+      so such a bucket uses SSE-S3 and cannot take ``kms_key_arn``.
     - ``tags``: added to the bucket.
     """
 
@@ -40,6 +50,8 @@ class S3BucketArgs:
     kms_key_arn: pulumi.Input[str] | None = None
     noncurrent_version_retention_days: int = 90
     infrequent_access_after_days: int | None = 30
+    access_log_bucket: pulumi.Input[str] | None = None
+    log_delivery_source_prefix: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,14 +70,34 @@ class S3BucketArgs:
                 "S3 allows STANDARD_IA transitions after 30 days or more; use >= 30 or None.",
             )
 
+        if self.log_delivery_source_prefix is not None:
+            if self.kms_key_arn is not None:
+                raise BlueprintConfigError(
+                    "kms_key_arn",
+                    "<set>",
+                    "An access-log target bucket must use SSE-S3 (S3 log delivery cannot write "
+                    "SSE-KMS objects): leave kms_key_arn unset on this bucket.",
+                )
+            if not self.log_delivery_source_prefix:
+                raise BlueprintConfigError(
+                    "log_delivery_source_prefix",
+                    self.log_delivery_source_prefix,
+                    "Name the bucket-name prefix of the buckets logging here (e.g. 'acme-mlops-').",
+                )
+
     @classmethod
     def from_request(
-        cls, request: ObjectStoreArgs, *, kms_key_arn: pulumi.Input[str] | None
+        cls,
+        request: ObjectStoreArgs,
+        *,
+        kms_key_arn: pulumi.Input[str] | None,
+        access_log_bucket: pulumi.Input[str] | None = None,
     ) -> S3BucketArgs:
         return cls(
             bucket_name=request.bucket_name,
             kms_key_arn=kms_key_arn,
             noncurrent_version_retention_days=request.noncurrent_version_retention_days,
+            access_log_bucket=access_log_bucket,
             tags={"purpose": request.purpose, **request.tags},
         )
 
@@ -74,7 +106,8 @@ class S3Bucket(pulumi.ComponentResource):
     """S3 bucket: versioned, owner-enforced, private, SSE-KMS, TLS-only, retained on delete.
 
     Children (``{name}-<suffix>``): ``bucket``, ``ownership``, ``public-access-block``,
-    ``encryption``, ``versioning``, ``lifecycle``, ``policy``; each grant adds a
+    ``encryption``, ``versioning``, ``lifecycle``, ``access-logging`` (with
+    ``access_log_bucket``), ``policy``; each grant adds a
     ``{name}-{read|write}-{identity}`` IAM role policy.
     """
 
@@ -113,7 +146,10 @@ class S3Bucket(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child_opts(self),
         )
-        encryption_default: dict[str, pulumi.Input[str]] = {"sse_algorithm": "aws:kms"}
+        receives_logs = args.log_delivery_source_prefix is not None
+        encryption_default: dict[str, pulumi.Input[str]] = {
+            "sse_algorithm": "AES256" if receives_logs else "aws:kms"
+        }
         if args.kms_key_arn is not None:
             encryption_default["kms_master_key_id"] = args.kms_key_arn
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -122,7 +158,7 @@ class S3Bucket(pulumi.ComponentResource):
             rules=[
                 {
                     "apply_server_side_encryption_by_default": encryption_default,
-                    "bucket_key_enabled": True,
+                    "bucket_key_enabled": not receives_logs,
                 }
             ],
             opts=child_opts(self),
@@ -153,16 +189,43 @@ class S3Bucket(pulumi.ComponentResource):
             # S3 rejects lifecycle rules on a bucket whose versioning is still being set.
             opts=child_opts(self, depends_on=[versioning]),
         )
+        if args.access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=self.bucket.id,
+                target_bucket=args.access_log_bucket,
+                target_prefix=f"{args.bucket_name}/",
+                opts=child_opts(self),
+            )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+            policy=self._policy_document(args.log_delivery_source_prefix),
             # A policy put before the public access block could briefly allow public access.
             opts=child_opts(self, depends_on=[public_access_block, ownership]),
         )
         self.uri = self.bucket.bucket.apply(lambda b: f"s3://{b}")
         self.endpoint_url = self.bucket.region.apply(lambda r: f"https://s3.{r}.amazonaws.com")
         self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn, "uri": self.uri})
+
+    def _policy_document(self, log_source_prefix: str | None) -> pulumi.Output[str]:
+        if log_source_prefix is None:
+            document: pulumi.Output[str] = self.bucket.arn.apply(
+                lambda arn: json.dumps(tls_only_bucket_policy(arn))
+            )
+            return document
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        def with_log_delivery(values: list[str]) -> str:
+            policy = tls_only_bucket_policy(values[0])
+            policy["Statement"].append(
+                access_log_delivery_statement(
+                    values[0], account_id=values[1], source_bucket_prefix=log_source_prefix
+                )
+            )
+            return json.dumps(policy)
+
+        return pulumi.Output.all(self.bucket.arn, account.account_id).apply(with_log_delivery)
 
     def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
         """Allow ``identity`` to list and read objects under ``prefix`` (whole bucket if empty)."""

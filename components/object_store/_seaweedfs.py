@@ -30,6 +30,8 @@ from ..identity import StaticCredentialsIdentity
 from ..kubernetes import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     RESTRICTED_POD_SECURITY_CONTEXT,
+    allow_identity_egress,
+    namespace_pod_peer,
     object_name,
 )
 
@@ -106,7 +108,8 @@ class SeaweedfsServer(pulumi.ComponentResource):
     Children: ``{name}-admin-access-key``/``{name}-admin-secret-key`` (random),
     ``{name}-s3-config`` (Secret), ``{name}-service`` (Service), ``{name}-statefulset``,
     ``{name}-network-policy`` and ``{name}-admin-job-egress`` (NetworkPolicies). Buckets come
-    from :meth:`bucket`.
+    from :meth:`bucket`; the first grant to an identity adds ``{name}-{identity}-egress``, the
+    NetworkPolicy that lets the identity's pods reach the S3 port.
     """
 
     endpoint_url: pulumi.Output[str]
@@ -120,7 +123,11 @@ class SeaweedfsServer(pulumi.ComponentResource):
         self._namespace = pulumi.Output.from_input(args.namespace)
         # access key output -> (secret key output, actions); filled by grants.
         self._grants: list[tuple[StaticCredentialsIdentity, list[str]]] = []
-        selector = {"app.kubernetes.io/name": "seaweedfs", "app.kubernetes.io/instance": name}
+        self._clients: dict[str, WorkloadIdentity] = {}
+        self._selector = selector = {
+            "app.kubernetes.io/name": "seaweedfs",
+            "app.kubernetes.io/instance": name,
+        }
         labels = standard_labels("seaweedfs", instance=name, extra=args.labels)
 
         admin_access_key = random.RandomString(
@@ -314,6 +321,24 @@ class SeaweedfsServer(pulumi.ComponentResource):
                 "same (kind) target.",
             )
         self._grants.append((identity, actions))
+        known = self._clients.get(identity.identity_name)
+        if known is None:
+            self._clients[identity.identity_name] = identity
+            allow_identity_egress(
+                self,
+                f"{self._name}-{identity.identity_name}",
+                identity=identity,
+                service_name=self._name,
+                peer=namespace_pod_peer(self._namespace, self._selector),
+                port=S3_PORT,
+            )
+        elif known is not identity:
+            raise BlueprintConfigError(
+                "identity",
+                identity.identity_name,
+                "Another identity with this name already has a grant on this object store; "
+                "give each workload identity a unique service-account name.",
+            )
 
     def bucket(
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None

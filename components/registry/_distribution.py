@@ -35,6 +35,8 @@ from ..database._common import (
 from ..kubernetes import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     RESTRICTED_POD_SECURITY_CONTEXT,
+    allow_identity_egress,
+    namespace_pod_peer,
     object_name,
 )
 from ._plan import (
@@ -105,7 +107,8 @@ class InClusterRegistry(pulumi.ComponentResource):
     push every repository (see the README). Children: ``{name}-http-secret`` (random),
     ``{name}-auth`` (Secret), ``{name}-config`` (ConfigMap), ``{name}-service``,
     ``{name}-statefulset`` and ``{name}-network-policy``; each granted identity adds
-    ``{name}-{identity}-password`` (random) and ``{name}-{identity}-pull-secret``.
+    ``{name}-{identity}-password`` (random), ``{name}-{identity}-egress`` (NetworkPolicy in
+    the identity's namespace) and ``{name}-{identity}-pull-secret``.
     """
 
     repository_url: pulumi.Output[str]
@@ -120,7 +123,8 @@ class InClusterRegistry(pulumi.ComponentResource):
         self._service_name = args.service_name
         self._grants: dict[str, IdentityGrant] = {}
         namespace = pulumi.Output.from_input(args.namespace)
-        selector = {
+        self._namespace = namespace
+        self._selector = selector = {
             "app.kubernetes.io/name": "registry",
             "app.kubernetes.io/instance": args.service_name,
         }
@@ -312,6 +316,14 @@ class InClusterRegistry(pulumi.ComponentResource):
         )
         if not is_new:
             return
+        allow_identity_egress(
+            self,
+            prefix,
+            identity=identity,
+            service_name=self._service_name,
+            peer=namespace_pod_peer(self._namespace, self._selector),
+            port=REGISTRY_PORT,
+        )
         config = pulumi.Output.all(self.registry_host, grant.password.result).apply(
             lambda v: docker_config_json(
                 registry_host=v[0], username=identity.identity_name, password=text(v[1])

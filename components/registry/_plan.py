@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mlops_blueprints.errors import BlueprintConfigError
+from mlops_blueprints.targets._seam import validate_repository_name
 
 __all__ = [
     "ECR_PULL_ACTIONS",
@@ -36,19 +35,7 @@ ECR_PUSH_ACTIONS: tuple[str, ...] = (
     "ecr:CompleteLayerUpload",
     "ecr:PutImage",
 )
-_REPOSITORY_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 REGISTRY_PORT = 5000
-
-
-def validate_repository_name(value: str, *, field: str = "repository_name") -> str:
-    if not (2 <= len(value) <= 256) or not _REPOSITORY_NAME.match(value):
-        raise BlueprintConfigError(
-            field,
-            value,
-            "Use 2-256 lowercase letters and digits, separated by single '.', '_', '-' or '/' "
-            "path separators (e.g. 'mlops/serving').",
-        )
-    return value
 
 
 def ecr_lifecycle_policy(

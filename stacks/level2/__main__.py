@@ -1,4 +1,4 @@
-"""Level 2, automated CI/CD: Level 1 plus a tainted NVIDIA GPU node pool."""
+"""Level 2, automated CI/CD: Level 1 plus a tainted NVIDIA GPU node pool and an image registry."""
 
 from mlops_blueprints.blueprints import deploy_level
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlops_blueprints.components.identity import IrsaIdentity, IrsaIdentityArgs
@@ -55,3 +56,31 @@ def irsa(namespace: object, name: str = "ci") -> IrsaIdentity:
             oidc_issuer_url=OIDC_URL,
         ),
     )
+
+
+def assert_client_egress(
+    policy: Registration,
+    *,
+    name: str,
+    namespace: str,
+    identity: str,
+    to: list[dict[str, Any]],
+    port: int,
+) -> None:
+    """A grant's egress NetworkPolicy: only the identity's pods, only to the service's port."""
+    assert policy.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    assert policy.inputs["metadata"]["name"] == name
+    assert policy.inputs["metadata"]["namespace"] == namespace
+    assert policy.inputs["spec"] == {
+        "podSelector": {"matchLabels": {"mlops-blueprints.io/identity": identity}},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": to, "ports": [{"protocol": "TCP", "port": port}]}],
+    }
+
+
+def pods_of(namespace: str, selector: dict[str, str]) -> dict[str, Any]:
+    """The NetworkPolicy peer for the ``selector`` pods of ``namespace``."""
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "podSelector": {"matchLabels": selector},
+    }

@@ -38,25 +38,21 @@ from mlops_blueprints.components.identity import (
 )
 from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
 
-from mlops_blueprints.render import (
-    RenderCapture,
-    _capture,
-    run_program,
-)
+from mlops_blueprints.render import RenderCapture, run_program
+from mlops_blueprints.render._fakes import fake_resource_state
 from mlops_blueprints.targets import SqlDatabase
 from mlops_blueprints.versions import IMAGES, MANAGED_ENGINE_VERSIONS
+from tests.components._helpers import assert_client_egress, pods_of, render_checked
 from tests.components._helpers import by_name as _by_name
 from tests.components._helpers import children as _children
 from tests.components._helpers import irsa as _irsa
 from tests.components._helpers import raises as _raises
-from tests.components._helpers import render_checked
 
 pytestmark = pytest.mark.unit
 
 INSTANCE_ARN = "arn:aws:rds:eu-west-1:210987654321:db:acme-tracking"
 RESOURCE_ID = "db-ABCDEFGHIJKLMNOPQRSTUVWXY0"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-SECRETS_PREFIX = "arn:aws:secretsmanager:us-east-1:123456789012:secret"
 NETWORK: dict[str, Any] = {
     "vpc_id": "vpc-0abc",
     "subnet_ids": ["subnet-a", "subnet-b"],
@@ -66,27 +62,15 @@ NETWORK: dict[str, Any] = {
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _with_rds_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The render fakes plus what AWS reports for an RDS instance (id, address, secret)."""
-    resource_id, state = _ORIGINAL_FAKE(typ, name, inputs)
-    if typ == "aws:rds/instance:Instance":
-        identifier = inputs["identifier"]
-        state.update(
-            arn=f"arn:aws:rds:us-east-1:123456789012:db:{identifier}",
-            resourceId=RESOURCE_ID,
-            address=f"{identifier}.abcdefgh.us-east-1.rds.amazonaws.com",
-            masterUserSecrets=[{"secretArn": f"{SECRETS_PREFIX}:rds!{identifier}"}],
-        )
-    return resource_id, state
-
-
-_ORIGINAL_FAKE = _capture.fake_resource_state
-
-
 def _render(program: Callable[[], object], out: Path) -> RenderCapture:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_capture, "fake_resource_state", _with_rds_outputs)
-        return render_checked(program, out)
+    return render_checked(program, out)
+
+
+# What the render fakes report for the instance 'acme-tracking' (engine-style outputs).
+_RDS_STATE = fake_resource_state("aws:rds/instance:Instance", "i", {"identifier": "acme-tracking"})[
+    1
+]
+RENDERED_RESOURCE_ID = _RDS_STATE["resourceId"]
 
 
 # --- pure planning ------------------------------------------------------------------------
@@ -474,7 +458,7 @@ def test_rds_security_group_admits_5432_from_named_sources_only(rds: RenderCaptu
 
 def test_rds_grants_name_the_exact_db_user(rds: RenderCapture) -> None:
     resources = _by_name(rds)
-    prefix = f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{RESOURCE_ID}"
+    prefix = f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{RENDERED_RESOURCE_ID}"
     for name, role, user in [
         ("tracking-db-connect-mlflow", "mlflow-identity-role", "mlflow"),
         ("tracking-db-connect-feature-server", "feature-server-identity-role", "feature_server"),
@@ -501,10 +485,11 @@ def test_rds_grants_name_the_exact_db_user(rds: RenderCapture) -> None:
 
 def test_rds_outputs(rds: RenderCapture) -> None:
     outputs = rds.outputs[_by_name(rds)["tracking-db"].urn]
-    assert outputs["host"] == "acme-tracking.abcdefgh.us-east-1.rds.amazonaws.com"
+    assert outputs["host"] == _RDS_STATE["address"]
+    assert outputs["host"].startswith("acme-tracking.")
     assert outputs["port"] == 5432
     assert outputs["database_name"] == "mlops"
-    assert outputs["resource_id"] == RESOURCE_ID
+    assert outputs["resource_id"] == RENDERED_RESOURCE_ID
     assert outputs["master_user_secret_arn"].startswith("arn:aws:secretsmanager:")
 
 
@@ -592,8 +577,10 @@ def test_in_cluster_postgres_children(in_cluster: RenderCapture) -> None:
         "tracking-db-roles": "kubernetes:core/v1:Secret",
         "tracking-db-roles-job": "kubernetes:batch/v1:Job",
         "tracking-db-roles-job-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "tracking-db-mlflow-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "tracking-db-mlflow-connection": "kubernetes:core/v1:Secret",
         "tracking-db-feature-server-password": "random:index/randomPassword:RandomPassword",
+        "tracking-db-feature-server-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "tracking-db-feature-server-connection": "kubernetes:core/v1:Secret",
     }
     assert _children(in_cluster, "spare-db") == {
@@ -603,6 +590,29 @@ def test_in_cluster_postgres_children(in_cluster: RenderCapture) -> None:
         "spare-db-statefulset": "kubernetes:apps/v1:StatefulSet",
         "spare-db-network-policy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     }
+
+
+def test_in_cluster_postgres_grants_open_egress_for_the_granted_pods_only(
+    in_cluster: RenderCapture,
+) -> None:
+    resources = _by_name(in_cluster)
+    for identity in ("mlflow", "feature-server"):
+        assert_client_egress(
+            resources[f"tracking-db-{identity}-egress"],
+            name=f"{identity}-to-postgres",
+            namespace="mlops",
+            identity=identity,
+            to=[
+                pods_of(
+                    "mlops-data",
+                    {
+                        "app.kubernetes.io/name": "postgres",
+                        "app.kubernetes.io/instance": "postgres",
+                    },
+                )
+            ],
+            port=5432,
+        )
 
 
 def test_in_cluster_postgres_runs_as_the_image_user_with_data_on_the_volume(

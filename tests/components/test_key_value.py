@@ -40,6 +40,7 @@ from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNa
 from mlops_blueprints.render import RenderCapture, run_program
 from mlops_blueprints.targets import KeyValueStore
 from mlops_blueprints.versions import IMAGES, MANAGED_ENGINE_VERSIONS
+from tests.components._helpers import assert_client_egress, pods_of
 from tests.components._helpers import by_name as _by_name
 from tests.components._helpers import children as _children
 from tests.components._helpers import irsa as _irsa
@@ -417,7 +418,8 @@ def test_dynamodb_table_is_encrypted_recoverable_protected_and_retained(
 
 def test_dynamodb_grants_render_the_planned_documents(dynamodb: RenderCapture) -> None:
     resources = _by_name(dynamodb)
-    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/online-table"
+    # The fakes name the table by its physical name, as AWS does.
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/acme-online-features"
     read = resources["online-read-feature-server"]
     write = resources["online-write-materializer"]
     assert read.inputs["role"] == "feature-server-identity-role"
@@ -466,7 +468,12 @@ def elasticache(tmp_path_factory: pytest.TempPathFactory) -> RenderCapture:
         server = _irsa(namespace.namespace_name, "feature-server")
         materializer = _irsa(namespace.namespace_name, "materializer")
         cache = ElastiCacheRedis(
-            "cache", _cache(allowed_cidr_blocks=["10.0.0.0/16"], kms_key_arn=KMS_KEY)
+            "cache",
+            _cache(
+                allowed_cidr_blocks=["10.0.0.0/16"],
+                kms_key_arn=KMS_KEY,
+                client_egress_cidr="10.0.0.0/16",
+            ),
         )
         assert isinstance(cache, KeyValueStore)
         cache.grant_read(server)
@@ -489,13 +496,28 @@ def test_elasticache_children(elasticache: RenderCapture) -> None:
         "cache-log-group": "aws:cloudwatch/logGroup:LogGroup",
         "cache-replication-group": "aws:elasticache/replicationGroup:ReplicationGroup",
         "cache-feature-server-password": "random:index/randomPassword:RandomPassword",
+        "cache-feature-server-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "cache-feature-server-user": "aws:elasticache/user:User",
         "cache-feature-server-connection": "kubernetes:core/v1:Secret",
         "cache-materializer-password": "random:index/randomPassword:RandomPassword",
+        "cache-materializer-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "cache-materializer-user": "aws:elasticache/user:User",
         "cache-materializer-connection": "kubernetes:core/v1:Secret",
     }
     assert _by_name(elasticache)["cache"].type == "mlops:keyvalue:ElastiCacheRedis"
+
+
+def test_elasticache_grants_open_egress_to_the_vpc_on_the_redis_port(
+    elasticache: RenderCapture,
+) -> None:
+    assert_client_egress(
+        _by_name(elasticache)["cache-materializer-egress"],
+        name="materializer-to-acme-online",
+        namespace="mlops",
+        identity="materializer",
+        to=[{"ipBlock": {"cidr": "10.0.0.0/16"}}],
+        port=6379,
+    )
 
 
 def test_elasticache_is_encrypted_authenticated_and_fails_over(elasticache: RenderCapture) -> None:
@@ -602,9 +624,28 @@ def test_in_cluster_redis_children(redis: RenderCapture) -> None:
         "online-statefulset": "kubernetes:apps/v1:StatefulSet",
         "online-network-policy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "online-feature-server-password": "random:index/randomPassword:RandomPassword",
+        "online-feature-server-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "online-feature-server-connection": "kubernetes:core/v1:Secret",
     }
     assert _by_name(redis)["online"].type == "mlops:keyvalue:InClusterRedis"
+
+
+def test_in_cluster_redis_grant_opens_egress_for_the_granted_pods_only(
+    redis: RenderCapture,
+) -> None:
+    assert_client_egress(
+        _by_name(redis)["online-feature-server-egress"],
+        name="feature-server-to-redis",
+        namespace="mlops",
+        identity="feature-server",
+        to=[
+            pods_of(
+                "mlops-data",
+                {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis"},
+            )
+        ],
+        port=6379,
+    )
 
 
 def test_in_cluster_redis_requires_a_password_that_never_appears_in_the_manifest(

@@ -39,6 +39,7 @@ from mlops_blueprints.components.registry._plan import (
 from mlops_blueprints.render import Registration, RenderCapture, run_program
 from mlops_blueprints.targets import ContainerRegistry
 from mlops_blueprints.versions import IMAGES
+from tests.components._helpers import assert_client_egress, pods_of
 from tests.components._helpers import by_name as _by_name
 from tests.components._helpers import children as _children
 from tests.components._helpers import irsa as _irsa
@@ -332,7 +333,7 @@ def test_ecr_lifecycle_policy_is_rendered_from_the_plan(ecr: RenderCapture) -> N
 
 def test_ecr_grants_attach_to_the_identity_role_and_name_the_repository(ecr: RenderCapture) -> None:
     resources = _by_name(ecr)
-    arn = "arn:aws:ecr:us-east-1:123456789012:repository/images-repository"
+    arn = "arn:aws:ecr:us-east-1:123456789012:repository/mlops/serving"
     push = resources["images-push-ci"]
     pull = resources["images-pull-serving"]
     assert push.inputs["role"] == "ci-identity-role"
@@ -404,9 +405,28 @@ def test_in_cluster_registry_children(in_cluster: RenderCapture) -> None:
         "registry-statefulset": "kubernetes:apps/v1:StatefulSet",
         "registry-network-policy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "registry-ci-password": "random:index/randomPassword:RandomPassword",
+        "registry-ci-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "registry-ci-pull-secret": "kubernetes:core/v1:Secret",
     }
     assert _by_name(in_cluster)["registry"].type == "mlops:registry:InClusterRegistry"
+
+
+def test_in_cluster_registry_grant_opens_egress_for_the_pushing_pods_only(
+    in_cluster: RenderCapture,
+) -> None:
+    assert_client_egress(
+        _by_name(in_cluster)["registry-ci-egress"],
+        name="ci-to-registry",
+        namespace="mlops",
+        identity="ci",
+        to=[
+            pods_of(
+                "mlops-registry",
+                {"app.kubernetes.io/name": "registry", "app.kubernetes.io/instance": "registry"},
+            )
+        ],
+        port=5000,
+    )
 
 
 def test_in_cluster_registry_outputs_point_at_the_service(in_cluster: RenderCapture) -> None:

@@ -22,6 +22,7 @@ def test_kind_platform_children(render_level: RenderFn) -> None:
         "object-store": "mlops:storage:SeaweedfsServer",
         "data-lake": "mlops:storage:DataLake",
         "experiment-tracking-identity": "mlops:identity:StaticCredentialsIdentity",
+        "experiment-tracking-database": "mlops:database:InClusterPostgres",
         "data-versioning-identity": "mlops:identity:StaticCredentialsIdentity",
     }
     assert children(result, "data-lake") == {
@@ -37,6 +38,8 @@ def test_kind_platform_children(render_level: RenderFn) -> None:
         "object-store-statefulset": "kubernetes:apps/v1:StatefulSet",
         "object-store-network-policy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "object-store-admin-job-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "object-store-mlflow-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "object-store-dvc-egress": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     }
     assert children(result, "experiment-tracking-identity") == {
         "experiment-tracking-identity-access-key": "random:index/randomString:RandomString",
@@ -103,6 +106,7 @@ def test_aws_platform_children(render_level: RenderFn) -> None:
         "platform-namespace": "mlops:kubernetes:WorkloadNamespace",
         "data-lake": "mlops:storage:DataLake",
         "experiment-tracking-identity": "mlops:identity:IrsaIdentity",
+        "experiment-tracking-database": "mlops:database:RdsPostgres",
         "data-versioning-identity": "mlops:identity:IrsaIdentity",
     }
     assert children(result, "data-lake-artifacts") == {

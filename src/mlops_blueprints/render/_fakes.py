@@ -17,6 +17,14 @@ FAKE_REGION = "us-east-1"
 _FAKE_AZS = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"]
 
 
+# Stands for the per-account token AWS puts in RDS and ElastiCache host names.
+_DNS_ID = "c9akciq32b2j"
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
 def _aws_arn(typ: str, name: str, inputs: dict[str, Any]) -> str:
     module, _, kind = typ.split(":")[1].partition("/")
     resource = kind.lower()
@@ -68,6 +76,41 @@ def fake_resource_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[st
             resource_id = cluster
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.update(latestVersion=1, defaultVersion=1)
+        elif typ == "aws:rds/instance:Instance":
+            identifier = inputs.get("identifier", name)
+            state.update(
+                arn=f"arn:aws:rds:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:db:{identifier}",
+                resourceId="db-" + _digest(identifier, 26).upper(),
+                address=f"{identifier}.{_DNS_ID}.{FAKE_REGION}.rds.amazonaws.com",
+                endpoint=f"{identifier}.{_DNS_ID}.{FAKE_REGION}.rds.amazonaws.com:5432",
+                masterUserSecrets=[
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{FAKE_REGION}:{FAKE_ACCOUNT_ID}"
+                        f":secret:rds!db-{_digest(identifier, 8)}"
+                    }
+                ],
+            )
+            resource_id = identifier
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            group = inputs.get("replicationGroupId", name)
+            state.update(
+                arn=f"arn:aws:elasticache:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:replicationgroup:{group}",
+                primaryEndpointAddress=f"master.{group}.{_DNS_ID}.use1.cache.amazonaws.com",
+                readerEndpointAddress=f"replica.{group}.{_DNS_ID}.use1.cache.amazonaws.com",
+            )
+            resource_id = group
+        elif typ == "aws:ecr/repository:Repository":
+            repository = inputs.get("name", name)
+            state.update(
+                arn=f"arn:aws:ecr:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:repository/{repository}",
+                registryId=FAKE_ACCOUNT_ID,
+                repositoryUrl=f"{FAKE_ACCOUNT_ID}.dkr.ecr.{FAKE_REGION}.amazonaws.com/{repository}",
+            )
+            resource_id = repository
+        elif typ == "aws:dynamodb/table:Table":
+            table = inputs.get("name", name)
+            state["arn"] = f"arn:aws:dynamodb:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:table/{table}"
+            resource_id = table
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             url = str(inputs.get("url", "")).removeprefix("https://")
             state["arn"] = f"arn:aws:iam::{FAKE_ACCOUNT_ID}:oidc-provider/{url}"

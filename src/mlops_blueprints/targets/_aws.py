@@ -10,13 +10,21 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.versions import EKS_KUBERNETES_VERSION
 
 from ._seam import (
     Capability,
+    ContainerRegistry,
+    ContainerRegistryArgs,
+    KeyValueStore,
+    KeyValueStoreArgs,
     ObjectStore,
     ObjectStoreArgs,
+    SqlDatabase,
+    SqlDatabaseArgs,
     Target,
+    TargetPosture,
     WorkloadIdentity,
     WorkloadIdentityArgs,
 )
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
     from mlops_blueprints.components.keys import KmsKey, KmsKeyArgs
     from mlops_blueprints.components.network import VpcArgs
     from mlops_blueprints.components.node_pools import KarpenterNodePools, NodePoolSpec
+    from mlops_blueprints.components.object_store import S3Bucket
 
 __all__ = ["AwsSettings", "AwsTarget", "SystemNodeGroupSettings"]
 
@@ -83,7 +92,14 @@ class AwsTarget(Target):
 
     name: ClassVar[str] = "aws"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"object_store", "workload_identity", "node_pool"}
+        {
+            "object_store",
+            "workload_identity",
+            "node_pool",
+            "sql_database",
+            "key_value_store",
+            "container_registry",
+        }
     )
     hardware_classes: ClassVar[frozenset[str]] = frozenset({"cpu", "nvidia-gpu", "neuron"})
 
@@ -94,6 +110,14 @@ class AwsTarget(Target):
         from mlops_blueprints.components.keys import KmsKeyArgs
         from mlops_blueprints.components.network import VpcArgs
 
+        if settings.az_count < 2:
+            # EKS, RDS and ElastiCache all require subnets in two or more zones.
+            raise BlueprintConfigError(
+                "mlops-platform:aws.azCount",
+                settings.az_count,
+                "Use at least 2 availability zones: EKS and the managed databases need "
+                "subnets in two or more zones (3 is the default).",
+            )
         group = settings.system_node_group
         return _AwsPlan(
             key=KmsKeyArgs(
@@ -131,13 +155,64 @@ class AwsTarget(Target):
             ),
         )
 
-    def __init__(self, scope: pulumi.Resource, settings: AwsSettings, *, cluster_name: str) -> None:
+    @staticmethod
+    def physical_names(name_prefix: str) -> dict[str, str]:
+        """How requests become physical names; each is checked by :meth:`check_requests`."""
+        return {
+            "sql_database": f"{name_prefix}-{{}}",
+            "key_value_store": f"{name_prefix}-{{}}",
+            "container_registry": f"{name_prefix}/{{}}",
+        }
+
+    @classmethod
+    def check_requests(
+        cls,
+        name_prefix: str,
+        *,
+        sql_databases: Sequence[SqlDatabaseArgs] = (),
+        key_value_stores: Sequence[KeyValueStoreArgs] = (),
+        container_registries: Sequence[ContainerRegistryArgs] = (),
+    ) -> None:
+        """Fail before registration when a request would make an invalid physical name."""
+        from mlops_blueprints.components.database._plan import validate_rds_identifier
+        from mlops_blueprints.components.key_value._plan import validate_table_name
+
+        from ._seam import validate_repository_name
+
+        names = cls.physical_names(name_prefix)
+        for db in sql_databases:
+            validate_rds_identifier(
+                names["sql_database"].format(db.database_name.replace("_", "-")),
+                field="database_name",
+            )
+        for store in key_value_stores:
+            validate_table_name(
+                names["key_value_store"].format(store.store_name), field="store_name"
+            )
+        for registry in container_registries:
+            validate_repository_name(
+                names["container_registry"].format(registry.repository_name),
+                field="repository_name",
+            )
+
+    def __init__(
+        self,
+        scope: pulumi.Resource,
+        settings: AwsSettings,
+        *,
+        cluster_name: str,
+        name_prefix: str | None = None,
+        posture: TargetPosture | None = None,
+    ) -> None:
         from mlops_blueprints.components.cluster import EksCluster
         from mlops_blueprints.components.keys import KmsKey
         from mlops_blueprints.components.network import Vpc
 
-        super().__init__(scope)
+        super().__init__(scope, posture)
         self.settings = settings
+        self._names = self.physical_names(name_prefix or cluster_name)
+        self._access_log_bucket: S3Bucket | None = None
+        self._name_prefix = name_prefix or cluster_name
         plan = self.plan(settings, cluster_name=cluster_name)
         key_args, vpc_args, cluster_args = plan.key, plan.network, plan.cluster
         opts = pulumi.ResourceOptions(parent=scope)
@@ -187,12 +262,94 @@ class AwsTarget(Target):
             opts,
         )
 
+    @property
+    def _data_key_arn(self) -> pulumi.Output[str] | None:
+        # Level 4 encrypts data services with the platform key; below it, AWS-managed keys.
+        return self.key.key_arn if self.posture.customer_managed_keys else None
+
+    def _log_bucket(self) -> S3Bucket:
+        # One SSE-S3 bucket (log delivery cannot write SSE-KMS) receives every bucket's logs.
+        if self._access_log_bucket is None:
+            from mlops_blueprints.components.object_store import S3Bucket, S3BucketArgs
+
+            self._access_log_bucket = S3Bucket(
+                "access-logs",
+                S3BucketArgs(
+                    bucket_name=f"{self._name_prefix}-access-logs",
+                    log_delivery_source_prefix=f"{self._name_prefix}-",
+                    tags={"purpose": "server access logs"},
+                ),
+                self.scoped_opts(),
+            )
+        return self._access_log_bucket
+
     def object_store(
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> ObjectStore:
         from mlops_blueprints.components.object_store import S3Bucket, S3BucketArgs
 
-        return S3Bucket(name, S3BucketArgs.from_request(args, kms_key_arn=None), opts)
+        log_bucket = self._log_bucket().bucket_name if self.posture.access_logging else None
+        return S3Bucket(
+            name,
+            S3BucketArgs.from_request(
+                args, kms_key_arn=self._data_key_arn, access_log_bucket=log_bucket
+            ),
+            opts,
+        )
+
+    def sql_database(
+        self, name: str, args: SqlDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> SqlDatabase:
+        """RDS for PostgreSQL in the private subnets, reachable from the cluster's nodes."""
+        from mlops_blueprints.components.database import RdsPostgres, RdsPostgresArgs
+
+        return RdsPostgres(
+            name,
+            RdsPostgresArgs(
+                identifier=self._names["sql_database"].format(args.database_name.replace("_", "-")),
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.private_subnet_ids,
+                allowed_security_group_ids=[self.cluster.node_security_group_id],
+                client_egress_cidr=self.network.cidr_block,
+                database_name=args.database_name,
+                enable_multi_az=self.posture.high_availability,
+                kms_key_arn=self._data_key_arn,
+                tags={"purpose": args.purpose, **args.tags},
+            ),
+            opts,
+        )
+
+    def key_value_store(
+        self, name: str, args: KeyValueStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> KeyValueStore:
+        """A DynamoDB table (serverless, encrypted, point-in-time recovery)."""
+        from mlops_blueprints.components.key_value import DynamoDbTable, DynamoDbTableArgs
+
+        return DynamoDbTable(
+            name,
+            DynamoDbTableArgs(
+                table_name=self._names["key_value_store"].format(args.store_name),
+                kms_key_arn=self._data_key_arn,
+                tags={"purpose": args.purpose, **args.tags},
+            ),
+            opts,
+        )
+
+    def container_registry(
+        self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> ContainerRegistry:
+        """An ECR repository: immutable tags, scan on push, KMS, lifecycle rules."""
+        from mlops_blueprints.components.registry import EcrRepository, EcrRepositoryArgs
+
+        return EcrRepository(
+            name,
+            EcrRepositoryArgs(
+                repository_name=self._names["container_registry"].format(args.repository_name),
+                kms_key_arn=self._data_key_arn,
+                tags={"purpose": args.purpose, **args.tags},
+            ),
+            opts,
+        )
 
     def workload_identity(
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None

@@ -21,17 +21,22 @@ from mlops_blueprints.errors import BlueprintConfigError
 __all__ = [
     "Capability",
     "ContainerRegistry",
+    "ContainerRegistryArgs",
     "KeyValueStore",
+    "KeyValueStoreArgs",
     "NodePool",
     "ObjectStore",
     "ObjectStoreArgs",
     "SqlDatabase",
+    "SqlDatabaseArgs",
     "Target",
+    "TargetPosture",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
     "validate_bucket_name",
     "validate_dns_label",
     "validate_prefix",
+    "validate_repository_name",
 ]
 
 Capability = Literal[
@@ -47,6 +52,8 @@ HardwareClass = Literal["cpu", "nvidia-gpu", "neuron"]
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_REPOSITORY_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_PG_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 
 
@@ -85,6 +92,18 @@ def validate_dns_label(value: str, *, field: str) -> str:
     return value
 
 
+def validate_repository_name(value: str, *, field: str = "repository_name") -> str:
+    """An OCI repository path, which ECR and the distribution registry both accept."""
+    if not (2 <= len(value) <= 256) or not _REPOSITORY_NAME.match(value):
+        raise BlueprintConfigError(
+            field,
+            value,
+            "Use 2-256 lowercase letters and digits, separated by single '.', '_', '-' or '/' "
+            "path separators (e.g. 'mlops/serving').",
+        )
+    return value
+
+
 def validate_prefix(value: str, *, field: str) -> str:
     """An object-key prefix for a grant: relative, no wildcards, ends with '/' when set."""
     if value.startswith("/") or "*" in value or not _PREFIX.match(value) or ".." in value:
@@ -116,6 +135,11 @@ class WorkloadIdentity(Protocol):
 
     @property
     def service_account_name(self) -> pulumi.Output[str]: ...
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        """Labels a pod must carry to run as this identity: grants open egress for them."""
+        ...
 
 
 @runtime_checkable
@@ -218,6 +242,83 @@ class WorkloadIdentityArgs:
         validate_dns_label(self.service_account_name, field="service_account_name")
 
 
+@dataclass(frozen=True)
+class SqlDatabaseArgs:
+    """A PostgreSQL database request.
+
+    ``client_namespaces`` are the namespaces whose pods may connect (ingress on the store side);
+    each grant additionally opens egress from the granted identity's pods.
+    """
+
+    database_name: str
+    purpose: str
+    client_namespaces: tuple[pulumi.Input[str], ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _PG_IDENTIFIER.match(self.database_name):
+            raise BlueprintConfigError(
+                "database_name",
+                self.database_name,
+                "Use 1-63 lowercase letters, digits and '_', starting with a letter "
+                "(e.g. 'mlflow').",
+            )
+        _require_clients(self.client_namespaces)
+
+
+@dataclass(frozen=True)
+class KeyValueStoreArgs:
+    """A key-value store request; ``store_name`` names the table (aws) or service (kind)."""
+
+    store_name: str
+    purpose: str
+    client_namespaces: tuple[pulumi.Input[str], ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_dns_label(self.store_name, field="store_name")
+        _require_clients(self.client_namespaces)
+
+
+@dataclass(frozen=True)
+class ContainerRegistryArgs:
+    """An image repository request (``repository_name`` such as ``mlops/models``)."""
+
+    repository_name: str
+    purpose: str
+    client_namespaces: tuple[pulumi.Input[str], ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_repository_name(self.repository_name)
+        _require_clients(self.client_namespaces)
+
+
+def _require_clients(namespaces: tuple[pulumi.Input[str], ...]) -> None:
+    if not namespaces:
+        raise BlueprintConfigError(
+            "client_namespaces",
+            namespaces,
+            "Name at least one namespace whose workloads use the service; with none, the "
+            "service's network policy would admit nothing.",
+        )
+
+
+@dataclass(frozen=True)
+class TargetPosture:
+    """Level-wide hardening a target applies to everything it creates.
+
+    - ``customer_managed_keys``: encrypt data services with the platform's own KMS key
+      instead of provider-managed keys (aws; kind has no key service).
+    - ``access_logging``: server access logs for every bucket (aws).
+    - ``high_availability``: standby replicas for databases (aws: RDS Multi-AZ).
+    """
+
+    customer_managed_keys: bool = False
+    access_logging: bool = False
+    high_availability: bool = False
+
+
 class Target(ABC):
     """A deployment target: turns capability requests into target-specific components.
 
@@ -228,8 +329,9 @@ class Target(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
 
-    def __init__(self, scope: pulumi.Resource) -> None:
+    def __init__(self, scope: pulumi.Resource, posture: TargetPosture | None = None) -> None:
         self._scope = scope
+        self.posture = posture or TargetPosture()
 
     @property
     @abstractmethod
@@ -253,6 +355,21 @@ class Target(ABC):
     def workload_identity(
         self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> WorkloadIdentity: ...
+
+    @abstractmethod
+    def sql_database(
+        self, name: str, args: SqlDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> SqlDatabase: ...
+
+    @abstractmethod
+    def key_value_store(
+        self, name: str, args: KeyValueStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> KeyValueStore: ...
+
+    @abstractmethod
+    def container_registry(
+        self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> ContainerRegistry: ...
 
     def require(self, capability: Capability, *, needed_by: str) -> None:
         """Fail early, before any resource exists, when a level needs what this target lacks."""
