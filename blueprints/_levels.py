@@ -54,6 +54,7 @@ class LevelFeatures(BaseModel):
     enable_customer_managed_keys: bool = False
     enable_access_logging: bool = False
     enable_high_availability: bool = False
+    enable_service_authentication: bool = False
     enable_mandatory_policies: bool = False
     enable_budgets: bool = False
 
@@ -89,6 +90,7 @@ _LEVEL_4 = _LEVEL_3.model_copy(
         "enable_customer_managed_keys": True,
         "enable_access_logging": True,
         "enable_high_availability": True,
+        "enable_service_authentication": True,
         "enable_mandatory_policies": True,
         "enable_budgets": True,
     }

@@ -6,16 +6,21 @@ from dataclasses import dataclass
 
 import pulumi
 from mlops_blueprints.components.data_lake import DataLake, DataLakeArgs
+from mlops_blueprints.components.feature_store import FeatureStore, FeatureStoreArgs
 from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
+from mlops_blueprints.components.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_blueprints.components.node_pools import (
     NodePoolSpec,
     supported_classes,
     validate_pools,
 )
+from mlops_blueprints.components.pipelines import Pipelines, PipelinesArgs
+from mlops_blueprints.components.serving import ServingStack, ServingStackArgs
 
 from mlops_blueprints.targets import (
     AwsTarget,
     ContainerRegistryArgs,
+    KeyValueStoreArgs,
     KindSettings,
     KindTarget,
     SqlDatabaseArgs,
@@ -37,6 +42,8 @@ __all__ = [
 ]
 
 PLATFORM_NAMESPACE = "mlops"
+# Upstream Kubeflow Pipelines' cluster-wide bindings name this namespace.
+PIPELINES_NAMESPACE = "kubeflow"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class PlatformRequests:
 
     tracking_database: SqlDatabaseArgs | None
     model_images: ContainerRegistryArgs | None
+    online_features: KeyValueStoreArgs | None
 
 
 def platform_requests(features: LevelFeatures) -> PlatformRequests:
@@ -64,6 +72,13 @@ def platform_requests(features: LevelFeatures) -> PlatformRequests:
             client_namespaces=clients,
         )
         if features.enable_ci_cd
+        else None,
+        online_features=KeyValueStoreArgs(
+            store_name="online-features",
+            purpose="online feature store",
+            client_namespaces=clients,
+        )
+        if features.enable_feature_store
         else None,
     )
 
@@ -139,6 +154,7 @@ class Platform(pulumi.ComponentResource):
                 f"{spec.name}-{spec.environment}",
                 sql_databases=[r for r in [requests.tracking_database] if r],
                 container_registries=[r for r in [requests.model_images] if r],
+                key_value_stores=[r for r in [requests.online_features] if r],
             )
         super().__init__("mlops:blueprints:Platform", name, None, opts)
         features = spec.features
@@ -195,6 +211,20 @@ class Platform(pulumi.ComponentResource):
             )
             self.tracking_database.grant_connect(tracking)
             outputs["tracking_database_host"] = self.tracking_database.host
+            self.model_registry = ModelRegistry(
+                "model-registry",
+                ModelRegistryArgs(
+                    namespace=self.namespace.namespace_name,
+                    identity=tracking,
+                    database=self.tracking_database,
+                    artifact_store=self.data_lake.artifacts,
+                    enable_authentication=features.enable_service_authentication,
+                    # Scraped once the monitoring stack exists (Level 2).
+                    enable_service_monitor=False,
+                ),
+                self.target.scoped_opts(),
+            )
+            outputs["tracking_uri"] = self.model_registry.tracking_uri
 
         if features.enable_data_versioning:
             versioning = self.target.workload_identity(
@@ -215,8 +245,87 @@ class Platform(pulumi.ComponentResource):
             )
             outputs["model_image_repository"] = self.model_images.repository_url
 
+        if features.enable_pipelines:
+            self._deploy_pipelines(outputs)
+        if features.enable_serving:
+            self.serving = ServingStack(
+                "serving",
+                ServingStackArgs(runtime_namespace=self.namespace.namespace_name),
+                self.target.scoped_opts(),
+            )
+            self.serving_identity = self.target.workload_identity(
+                "model-serving-identity",
+                WorkloadIdentityArgs(
+                    namespace=self.namespace.namespace_name, service_account_name="model-serving"
+                ),
+                self.target.scoped_opts(),
+            )
+            # Serving reads registered models through the registry, and nothing else.
+            self.model_registry.grant_read(self.serving_identity)
+            outputs["serving_identity"] = self.serving_identity.service_account_name
+        if requests.online_features is not None:
+            self._deploy_feature_store(requests.online_features, outputs)
+
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    def _deploy_pipelines(self, outputs: dict[str, pulumi.Input[object]]) -> None:
+        # Upstream pods are not all 'restricted'-ready and talk to each other freely, so this
+        # namespace runs 'baseline' without default-deny (see components/pipelines/README.md).
+        namespace = WorkloadNamespace(
+            "pipelines-namespace",
+            WorkloadNamespaceArgs(
+                namespace=PIPELINES_NAMESPACE, pod_security="baseline", enable_default_deny=False
+            ),
+            self.target.scoped_opts(),
+        )
+        runner = self.target.workload_identity(
+            "pipeline-runner-identity",
+            WorkloadIdentityArgs(
+                namespace=namespace.namespace_name, service_account_name="pipeline-runner-mlops"
+            ),
+            self.target.scoped_opts(),
+        )
+        self.pipelines = Pipelines(
+            "pipelines",
+            PipelinesArgs(
+                namespace=namespace.namespace_name,
+                pipeline_root_store=self.data_lake.artifacts,
+                runner_identity=runner,
+            ),
+            self.target.scoped_opts(),
+        )
+        # Training pipelines log runs and register models.
+        self.model_registry.grant_write(runner)
+        outputs["pipeline_root"] = self.pipelines.pipeline_root
+
+    def _deploy_feature_store(
+        self, request: KeyValueStoreArgs, outputs: dict[str, pulumi.Input[object]]
+    ) -> None:
+        namespace = self.namespace.namespace_name
+        online = self.target.key_value_store("online-features", request, self.target.scoped_opts())
+        server, materializer = (
+            self.target.workload_identity(
+                f"{role}-identity",
+                WorkloadIdentityArgs(namespace=namespace, service_account_name=role),
+                self.target.scoped_opts(),
+            )
+            for role in ("feature-server", "feature-materializer")
+        )
+        self.feature_store = FeatureStore(
+            "feature-store",
+            FeatureStoreArgs(
+                namespace=namespace,
+                project="mlops",
+                registry_store=self.data_lake.artifacts,
+                offline_store=self.data_lake.curated,
+                online_store=online,
+                server_identity=server,
+                materializer_identity=materializer,
+            ),
+            self.target.scoped_opts(),
+        )
+        outputs["feature_server_url"] = self.feature_store.url
 
 
 def deploy_level(level: int) -> Platform:

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import WorkloadIdentity, validate_dns_label
+from mlops_blueprints.targets._seam import SqlConnection, WorkloadIdentity, validate_dns_label
 from mlops_blueprints.versions import IMAGES
 
 from .._labels import standard_labels
@@ -283,6 +283,26 @@ class InClusterPostgres(pulumi.ComponentResource):
         """The Secret a grant creates in the identity's namespace (``PG*``, ``DATABASE_URL``)."""
         return connection_secret_name(
             identity_name=identity.identity_name, service_name=self._args.service_name
+        )
+
+    def connection(self, identity: WorkloadIdentity) -> SqlConnection:
+        """How the granted ``identity`` signs in: its own role, password from its connection
+        Secret (``PGPASSWORD``). The server has no TLS, so ``sslmode`` is ``prefer``."""
+        user = self._db_users.get(identity.identity_name)
+        if user is None or self._grants[identity.identity_name].identity is not identity:
+            raise BlueprintConfigError(
+                "identity",
+                identity.identity_name,
+                "Call grant_connect(identity) on this database before asking for its connection.",
+            )
+        return SqlConnection(
+            host=self.host,
+            port=self.port,
+            database=self.database_name,
+            user=user,
+            password_secret_name=self.connection_secret_name(identity),
+            password_secret_key="PGPASSWORD",
+            sslmode="prefer",
         )
 
     def grant_connect(self, identity: WorkloadIdentity, *, db_user: str | None = None) -> None:

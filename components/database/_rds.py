@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import WorkloadIdentity
+from mlops_blueprints.targets._seam import SqlConnection, WorkloadIdentity
 from mlops_blueprints.versions import MANAGED_ENGINE_VERSIONS
 
 from .._opts import child_opts
@@ -279,6 +279,32 @@ class RdsPostgres(pulumi.ComponentResource):
                 "master_user_secret_arn": self.master_user_secret_arn,
                 "security_group_id": self.security_group_id,
             }
+        )
+
+    def connection(
+        self, identity: WorkloadIdentity, *, db_user: str | None = None
+    ) -> SqlConnection:
+        """How the granted ``identity`` signs in: as ``db_user`` (default: its name with '_')
+        with an IAM token signed per connection, over TLS (the parameter group forces it)."""
+        user = validate_pg_identifier(
+            db_user or db_user_for(identity.identity_name), field="db_user"
+        )
+        suffix = "" if user == db_user_for(identity.identity_name) else f"-{user}"
+        if f"{self._name}-connect-{identity.identity_name}{suffix}" not in self._granted:
+            raise BlueprintConfigError(
+                "identity",
+                identity.identity_name,
+                "Call grant_connect(identity) (with the same db_user) on this database before "
+                "asking for its connection.",
+            )
+        return SqlConnection(
+            host=self.host,
+            port=self.port,
+            database=self.database_name,
+            user=user,
+            iam_auth=True,
+            region=self.arn.apply(lambda arn: arn.split(":")[3] if arn.count(":") >= 5 else ""),
+            sslmode="require",
         )
 
     def grant_connect(self, identity: WorkloadIdentity, *, db_user: str | None = None) -> None:

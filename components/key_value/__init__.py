@@ -3,7 +3,7 @@
 from ._dynamodb import DynamoDbTable, DynamoDbTableArgs
 from ._elasticache import ElastiCacheRedis, ElastiCacheRedisArgs
 from ._in_cluster import InClusterRedis, InClusterRedisArgs
-from ._plan import dynamodb_grant_statements, redis_acl_rules
+from ._plan import dynamodb_grant_statements, feast_table_prefix, redis_acl_rules
 
 __all__ = [
     "DynamoDbTable",
@@ -13,5 +13,6 @@ __all__ = [
     "InClusterRedis",
     "InClusterRedisArgs",
     "dynamodb_grant_statements",
+    "feast_table_prefix",
     "redis_acl_rules",
 ]

@@ -10,11 +10,16 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import WorkloadIdentity
+from mlops_blueprints.targets._seam import KeyValueConnection, WorkloadIdentity
 
 from .._opts import child_opts
 from ..database._common import require_irsa
-from ._plan import KeyValueGrantMode, dynamodb_grant_statements, validate_table_name
+from ._plan import (
+    KeyValueGrantMode,
+    dynamodb_grant_statements,
+    feast_table_prefix,
+    validate_table_name,
+)
 
 if TYPE_CHECKING:
     from mlops_blueprints.targets._seam import KeyValueStore
@@ -144,14 +149,25 @@ class DynamoDbTable(pulumi.ComponentResource):
             {"table_name": self.table_name, "arn": self.arn, "endpoint": self.endpoint}
         )
 
+    def connection(self, identity: WorkloadIdentity) -> KeyValueConnection:
+        """The region and the table-name prefix that grants cover (``<table_name>.``)."""
+        del identity  # IAM, not a per-identity credential, authorises DynamoDB clients
+        return KeyValueConnection(
+            kind="dynamodb",
+            region=self.table.region,
+            table_prefix=self.table_name.apply(feast_table_prefix),
+        )
+
     def grant_read(self, identity: WorkloadIdentity, *, enable_scan: bool = False) -> None:
-        """Allow ``identity`` to get, batch-get and query items (and indexes); ``Scan``, a
-        whole-table read, only with ``enable_scan``. Never writes."""
+        """Allow ``identity`` to get, batch-get and query items (and indexes) of the table and
+        of the Feast tables named after it; ``Scan``, a whole-table read, only with
+        ``enable_scan``. Never writes."""
         self._grant("read", identity, enable_scan=enable_scan)
 
     def grant_write(self, identity: WorkloadIdentity) -> None:
         """Allow ``identity`` to put, update, delete and batch-write items, without asking
-        for old values back; never reads or changes the table itself."""
+        for old values back, and to create (never drop) the Feast tables named after the
+        table; never reads items or changes the base table."""
         self._grant("write", identity, enable_scan=False)
 
     def _grant(

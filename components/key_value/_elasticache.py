@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import WorkloadIdentity
+from mlops_blueprints.targets._seam import KeyValueConnection, WorkloadIdentity
 from mlops_blueprints.versions import MANAGED_ENGINE_VERSIONS
 
 from .._labels import standard_labels
@@ -273,6 +273,16 @@ class ElastiCacheRedis(pulumi.ComponentResource):
         """The Secret a grant creates in the identity's namespace (``REDIS_*``)."""
         return connection_secret_name(
             identity_name=identity.identity_name, service_name=self._group_id
+        )
+
+    def connection(self, identity: WorkloadIdentity) -> KeyValueConnection:
+        """Host and port, TLS required, and ``identity``'s connection Secret."""
+        return KeyValueConnection(
+            kind="redis",
+            host=self.primary_endpoint_address,
+            port=REDIS_PORT,
+            tls=True,
+            secret_name=self.connection_secret_name(identity),
         )
 
     def grant_read(self, identity: WorkloadIdentity) -> None:

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_blueprints.targets._seam import WorkloadIdentity, validate_dns_label
+from mlops_blueprints.targets._seam import KeyValueConnection, WorkloadIdentity, validate_dns_label
 from mlops_blueprints.versions import IMAGES
 
 from .._labels import standard_labels
@@ -278,6 +278,16 @@ class InClusterRedis(pulumi.ComponentResource):
         """The Secret a grant creates in the identity's namespace (``REDIS_*``)."""
         return connection_secret_name(
             identity_name=identity.identity_name, service_name=self._service_name
+        )
+
+    def connection(self, identity: WorkloadIdentity) -> KeyValueConnection:
+        """Host and port, no TLS, and ``identity``'s connection Secret."""
+        return KeyValueConnection(
+            kind="redis",
+            host=self.host,
+            port=REDIS_PORT,
+            tls=False,
+            secret_name=self.connection_secret_name(identity),
         )
 
     def grant_read(self, identity: WorkloadIdentity) -> None:

@@ -13,6 +13,7 @@ __all__ = [
     "KeyValueGrantMode",
     "dynamodb_grant_statements",
     "elasticache_user_id",
+    "feast_table_prefix",
     "redis_acl_rules",
     "redis_config",
     "redis_maxmemory_mib",
@@ -38,6 +39,11 @@ DYNAMODB_WRITE_ACTIONS: tuple[str, ...] = (
     "dynamodb:BatchWriteItem",
     "dynamodb:DescribeTable",
 )
+DYNAMODB_TABLE_CREATE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:ListTagsOfResource",
+)
 # A writer may ask for nothing back, or for the new values it has just written: never for the
 # old item (ALL_OLD, UPDATED_OLD) or the whole new item (ALL_NEW), which would make a write
 # grant a read grant.
@@ -58,6 +64,11 @@ def validate_table_name(value: str, *, field: str = "table_name") -> str:
     return value
 
 
+def feast_table_prefix(table_name: str) -> str:
+    """Feast's per-feature-view tables start with this; grants cover ``<table>.*``."""
+    return f"{table_name}."
+
+
 def dynamodb_grant_statements(
     *,
     mode: KeyValueGrantMode,
@@ -65,7 +76,11 @@ def dynamodb_grant_statements(
     kms_key_arn: str | None,
     enable_scan: bool = False,
 ) -> list[dict[str, Any]]:
-    """Least-privilege statements on one table (and, for reads, its indexes)."""
+    """Least-privilege statements on one table and the Feast tables named after it.
+
+    Reads may also use indexes; writes never ask for old values and may create (not drop)
+    the Feast tables, since `feast apply` makes one per feature view.
+    """
     if mode == "read":
         actions = list(DYNAMODB_READ_ACTIONS)
         if enable_scan:
@@ -75,8 +90,13 @@ def dynamodb_grant_statements(
                 "Sid": "TableRead",
                 "Effect": "Allow",
                 "Action": actions,
-                # Queries may use the table's secondary indexes.
-                "Resource": [table_arn, f"{table_arn}/index/*"],
+                # Queries may use the table's secondary indexes; Feast's per-feature-view
+                # tables are named after the base table (``<table>.<project>.<view>``).
+                "Resource": [
+                    table_arn,
+                    f"{table_arn}/index/*",
+                    f"{table_arn}.*",
+                ],
             }
         ]
     else:
@@ -85,11 +105,20 @@ def dynamodb_grant_statements(
                 "Sid": "TableWrite",
                 "Effect": "Allow",
                 "Action": list(DYNAMODB_WRITE_ACTIONS),
-                "Resource": [table_arn],
+                "Resource": [table_arn, f"{table_arn}.*"],
                 "Condition": {
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": list(_WRITER_RETURN_VALUES)}
                 },
-            }
+            },
+            {
+                # `feast apply` creates one table per feature view under the base table's
+                # name and waits for it; tag reads let a re-apply skip its tag diff. Never
+                # the base table itself, never delete or reconfigure.
+                "Sid": "FeatureTablesCreate",
+                "Effect": "Allow",
+                "Action": list(DYNAMODB_TABLE_CREATE_ACTIONS),
+                "Resource": [f"{table_arn}.*"],
+            },
         ]
     if kms_key_arn:
         # DynamoDB decrypts the table key with the caller's permission, and only on its behalf.

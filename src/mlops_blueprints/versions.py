@@ -76,10 +76,20 @@ IMAGES: dict[str, str] = {
     "redis": "redis:8.2.1-alpine",
     # The CNCF distribution registry (the official `registry` image).
     "registry": "registry:3.0.0",
+    # Feast's feature server image (feast CLI with the redis and aws extras), matching the
+    # pinned Feast SDK; runs both the server and the materialization CronJob.
+    "feast-feature-server": "quay.io/feastdev/feature-server:0.67.0",
     # Not a container image: the EKS-optimized AL2023 node image release Karpenter boots, as an
     # EC2NodeClass alias (accelerated variants are picked per instance type).
     "eks-node-al2023": "al2023@v20260423",
+    # KServe model servers, at the release of the kserve-resources chart.
+    "kserve-sklearnserver": "kserve/sklearnserver:v0.20.0",
+    "kserve-xgbserver": "kserve/xgbserver:v0.20.0",
 }
+
+# Kubeflow Pipelines release whose upstream kustomize manifests (cluster-scoped resources and
+# the platform-agnostic standalone install) are deployed, as the git tag of kubeflow/pipelines.
+KFP_VERSION = "2.17.0"
 
 # EKS managed add-on builds pinned per Kubernetes minor. A minor is supported by the cluster
 # component exactly when its add-ons are pinned here; moving EKS_KUBERNETES_VERSION means adding

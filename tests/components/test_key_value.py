@@ -75,7 +75,8 @@ def test_read_grant_is_item_reads_on_the_table_and_its_indexes() -> None:
                 "dynamodb:Query",
                 "dynamodb:DescribeTable",
             ],
-            "Resource": [TABLE_ARN, f"{TABLE_ARN}/index/*"],
+            # The base table, its indexes, and the Feast tables named after it.
+            "Resource": [TABLE_ARN, f"{TABLE_ARN}/index/*", f"{TABLE_ARN}.*"],
         }
     ]
 
@@ -99,11 +100,22 @@ def test_write_grant_is_item_writes_on_the_table_without_old_values() -> None:
                 "dynamodb:BatchWriteItem",
                 "dynamodb:DescribeTable",
             ],
-            "Resource": [TABLE_ARN],
+            "Resource": [TABLE_ARN, f"{TABLE_ARN}.*"],
             "Condition": {
                 "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_NEW"]}
             },
-        }
+        },
+        {
+            "Sid": "FeatureTablesCreate",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:CreateTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:ListTagsOfResource",
+            ],
+            # Only the Feast tables, never the base table.
+            "Resource": [f"{TABLE_ARN}.*"],
+        },
     ]
 
 
@@ -135,14 +147,14 @@ def test_grants_never_touch_the_table_itself_or_other_tables(
         enable_scan=scan,
     )
     actions = {a for s in statements for a in s["Action"]}
-    forbidden = {
-        "dynamodb:DeleteTable",
-        "dynamodb:UpdateTable",
-        "dynamodb:CreateTable",
-        "dynamodb:*",
-    }
+    forbidden = {"dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:*"}
     assert not actions & forbidden
-    assert all(r in (arn, f"{arn}/index/*") for s in statements for r in s["Resource"])
+    assert all(r in (arn, f"{arn}/index/*", f"{arn}.*") for s in statements for r in s["Resource"])
+    # Creating tables is a writer's (Feast apply), and only under the table's own prefix.
+    for statement in statements:
+        if "dynamodb:CreateTable" in statement["Action"]:
+            assert mode == "write"
+            assert statement["Resource"] == [f"{arn}.*"]
     reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
     writes = {
         "dynamodb:PutItem",

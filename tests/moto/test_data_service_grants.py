@@ -25,6 +25,7 @@ from mlops_blueprints.components.key_value import (
     DynamoDbTable,
     DynamoDbTableArgs,
     dynamodb_grant_statements,
+    feast_table_prefix,
 )
 from mlops_blueprints.components.registry import ecr_grant_statements, ecr_lifecycle_policy
 
@@ -307,3 +308,82 @@ def test_every_generated_document_is_accepted_by_iam_as_written() -> None:
         iam = boto3.client("iam", region_name=REGION)
         names = iam.list_role_policies(RoleName="all-grants")["PolicyNames"]
         assert len(names) == len(documents)
+
+
+# --- Feast's per-feature-view tables ---------------------------------------------------------
+
+FEAST_TABLE = f"{feast_table_prefix(TABLE)}rides.driver_stats"
+FEAST_TABLE_SPEC: dict[str, Any] = {
+    # What `feast apply` sends (feast/infra/online_stores/dynamodb.py, update()).
+    "KeySchema": [{"AttributeName": "entity_id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "entity_id", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def test_dynamodb_write_grant_does_what_feast_apply_and_materialize_do() -> None:
+    with aws_account():
+        _seed_table()
+        with assumed_role("materializer", [_dynamodb_document("write")]) as session:
+            dynamodb = session.client("dynamodb")
+            # apply: look for the table, create it, wait for it, read its tags.
+            with pytest.raises(ClientError) as missing:
+                dynamodb.describe_table(TableName=FEAST_TABLE)
+            assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+            created = dynamodb.create_table(TableName=FEAST_TABLE, **FEAST_TABLE_SPEC)
+            arn = created["TableDescription"]["TableArn"]
+            dynamodb.get_waiter("table_exists").wait(TableName=FEAST_TABLE)
+            assert dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"] == []
+            # materialize: batched puts through the resource's batch writer.
+            table = session.resource("dynamodb").Table(FEAST_TABLE)
+            with table.batch_writer(overwrite_by_pkeys=["entity_id"]) as batch:
+                batch.put_item(Item={"entity_id": "driver-1", "values": {"rate": "4"}})
+            # The item landed (read back as the administrator below).
+            # Neighbours: dropping or reconfiguring a feature table, tagging, reading items.
+            assert _denied(dynamodb.delete_table, TableName=FEAST_TABLE)
+            assert _denied(
+                dynamodb.update_table,
+                TableName=FEAST_TABLE,
+                BillingMode="PROVISIONED",
+                ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            )
+            assert _denied(
+                dynamodb.tag_resource, ResourceArn=arn, Tags=[{"Key": "a", "Value": "b"}]
+            )
+            assert _denied(dynamodb.get_item, TableName=FEAST_TABLE, Key=KEY)
+        admin = boto3.client("dynamodb", region_name=REGION)
+        assert admin.get_item(TableName=FEAST_TABLE, Key=KEY)["Item"]["values"] == {
+            "M": {"rate": {"S": "4"}}
+        }
+
+
+def test_dynamodb_read_grant_reads_feast_tables_but_never_creates_or_drops() -> None:
+    with aws_account():
+        admin = boto3.client("dynamodb", region_name=REGION)
+        admin.create_table(TableName=FEAST_TABLE, **FEAST_TABLE_SPEC)
+        admin.put_item(TableName=FEAST_TABLE, Item={**KEY, "values": {"M": {"rate": {"S": "4"}}}})
+        with assumed_role("feature-server", [_dynamodb_document("read")]) as session:
+            dynamodb = session.client("dynamodb")
+            # The server's online reads are BatchGetItem on the feature table.
+            batch = dynamodb.batch_get_item(RequestItems={FEAST_TABLE: {"Keys": [KEY]}})
+            assert batch["Responses"][FEAST_TABLE][0]["values"] == {"M": {"rate": {"S": "4"}}}
+            assert _denied(dynamodb.create_table, TableName=f"{FEAST_TABLE}-2", **FEAST_TABLE_SPEC)
+            assert _denied(dynamodb.delete_table, TableName=FEAST_TABLE)
+
+
+def test_create_grant_names_only_the_feast_tables() -> None:
+    """moto cannot match DynamoDB resources, so the resource scope is asserted as written."""
+    statements = dynamodb_grant_statements(mode="write", table_arn=TABLE_ARN, kms_key_arn=None)
+    create = [s for s in statements if "dynamodb:CreateTable" in s["Action"]]
+    assert create == [
+        {
+            "Sid": "FeatureTablesCreate",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:CreateTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:ListTagsOfResource",
+            ],
+            "Resource": [f"{TABLE_ARN}.*"],
+        }
+    ]

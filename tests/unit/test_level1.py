@@ -23,6 +23,7 @@ def test_kind_platform_children(render_level: RenderFn) -> None:
         "data-lake": "mlops:storage:DataLake",
         "experiment-tracking-identity": "mlops:identity:StaticCredentialsIdentity",
         "experiment-tracking-database": "mlops:database:InClusterPostgres",
+        "model-registry": "mlops:mlregistry:ModelRegistry",
         "data-versioning-identity": "mlops:identity:StaticCredentialsIdentity",
     }
     assert children(result, "data-lake") == {
@@ -107,6 +108,7 @@ def test_aws_platform_children(render_level: RenderFn) -> None:
         "data-lake": "mlops:storage:DataLake",
         "experiment-tracking-identity": "mlops:identity:IrsaIdentity",
         "experiment-tracking-database": "mlops:database:RdsPostgres",
+        "model-registry": "mlops:mlregistry:ModelRegistry",
         "data-versioning-identity": "mlops:identity:IrsaIdentity",
     }
     assert children(result, "data-lake-artifacts") == {

@@ -26,10 +26,42 @@ def test_aws_level2_adds_a_tainted_gpu_pool_and_the_device_plugin(render_level: 
         for r in result.capture.registrations
         if r.type == "kubernetes:helm.sh/v3:Release"
     )
-    assert charts == ["nvidia-device-plugin", "oci://public.ecr.aws/karpenter/karpenter"]
+    assert charts == [
+        "cert-manager",
+        "mlflow",
+        "nvidia-device-plugin",
+        "oci://ghcr.io/kserve/charts/kserve-crd",
+        "oci://ghcr.io/kserve/charts/kserve-resources",
+        "oci://public.ecr.aws/karpenter/karpenter",
+    ]
 
 
 def test_kind_level2_keeps_only_the_pools_kind_can_run(render_level: RenderFn) -> None:
     outputs = render_level(2, "kind").capture.stack_outputs
     assert "nvidia-gpu" not in outputs["kind_cluster_config"]
     assert "mlops-blueprints.io/node-pool: general" in outputs["kind_cluster_config"]
+
+
+@pytest.mark.parametrize("target", ["aws", "kind"])
+def test_level2_adds_pipelines_serving_and_wires_them_to_the_registry(
+    render_level: RenderFn, target: str
+) -> None:
+    result = render_level(2, target)
+    resources = {r.name: r for r in result.capture.registrations}
+    assert resources["pipelines"].type == "mlops:pipelines:Pipelines"
+    assert resources["serving"].type == "mlops:serving:ServingStack"
+    # The pipeline root is on the data lake's artifacts zone.
+    lake = "acme-mlops-dev" if target == "aws" else "mlops-dev"
+    assert result.capture.stack_outputs["pipeline_root"] == f"s3://{lake}-lake-artifacts/pipelines"
+    # The KFP namespace is created before anything lands in it.
+    namespace = resources["pipelines-namespace-namespace"]
+    assert (
+        namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    )
+    binding = resources["pipelines-runner-binding"]
+    assert namespace.urn in binding.dependencies
+    # Serving reads models through the registry: its pods may reach the MLflow server.
+    egress = resources["model-registry-model-serving-egress"].inputs
+    assert egress["spec"]["podSelector"] == {
+        "matchLabels": {"mlops-blueprints.io/identity": "model-serving"}
+    }

@@ -22,11 +22,13 @@ __all__ = [
     "Capability",
     "ContainerRegistry",
     "ContainerRegistryArgs",
+    "KeyValueConnection",
     "KeyValueStore",
     "KeyValueStoreArgs",
     "NodePool",
     "ObjectStore",
     "ObjectStoreArgs",
+    "SqlConnection",
     "SqlDatabase",
     "SqlDatabaseArgs",
     "Target",
@@ -175,6 +177,38 @@ class SqlDatabase(Protocol):
 
     def grant_connect(self, identity: WorkloadIdentity) -> None: ...
 
+    def connection(self, identity: WorkloadIdentity) -> SqlConnection:
+        """How a granted ``identity`` signs in (refused for an identity never granted)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SqlConnection:
+    """How one granted identity connects to a :class:`SqlDatabase`.
+
+    Exactly one sign-in method is set: a password in a Secret of the identity's namespace
+    (``password_secret_name``/``password_secret_key``), or IAM database authentication
+    (``iam_auth``, with ``region``), where the client signs a short-lived token per connection.
+    ``sslmode`` is the libpq mode the client must use.
+    """
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    database: pulumi.Output[str]
+    user: str
+    password_secret_name: str | None = None
+    password_secret_key: str | None = None
+    iam_auth: bool = False
+    region: pulumi.Output[str] | None = None
+    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
+
+    def __post_init__(self) -> None:
+        has_secret = self.password_secret_name is not None and self.password_secret_key is not None
+        if has_secret == self.iam_auth or (self.iam_auth and self.region is None):
+            raise ValueError(
+                "a SqlConnection uses either a password Secret or IAM auth with a region"
+            )
+
 
 @runtime_checkable
 class KeyValueStore(Protocol):
@@ -186,6 +220,30 @@ class KeyValueStore(Protocol):
     def grant_read(self, identity: WorkloadIdentity) -> None: ...
 
     def grant_write(self, identity: WorkloadIdentity) -> None: ...
+
+    def connection(self, identity: WorkloadIdentity) -> KeyValueConnection:
+        """How ``identity``'s clients connect (after a grant), as plain settings."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeyValueConnection:
+    """Client settings for a key-value store, enough to write a Feast online-store config.
+
+    - ``kind``: ``dynamodb`` or ``redis``.
+    - ``region``, ``table_prefix`` (dynamodb): clients create and use tables whose names
+      start with ``table_prefix`` (grants cover exactly those and the base table).
+    - ``host``, ``port``, ``tls``, ``secret_name`` (redis): the Secret in the identity's
+      namespace holds ``REDIS_USERNAME`` and ``REDIS_PASSWORD`` for that identity.
+    """
+
+    kind: Literal["dynamodb", "redis"]
+    region: pulumi.Input[str] | None = None
+    table_prefix: pulumi.Input[str] | None = None
+    host: pulumi.Input[str] | None = None
+    port: pulumi.Input[int] | None = None
+    tls: bool = False
+    secret_name: pulumi.Input[str] | None = None
 
 
 @runtime_checkable
