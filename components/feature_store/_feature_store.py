@@ -355,9 +355,16 @@ class FeatureStore(pulumi.ComponentResource):
             {"name": "AWS_ENDPOINT_URL_S3", "value": self._args.registry_store.endpoint_url},
         ]
         result: dict[str, Any] = {"env": env}
+        sources: list[dict[str, Any]] = []
         secret = self._args.online_store.connection(identity).secret_name
         if secret is not None:
-            result["envFrom"] = [{"secretRef": {"name": secret}}]
+            sources.append({"secretRef": {"name": secret}})
+        # Identities without a cloud role (kind) carry their object-store keys in a Secret.
+        object_store_keys = getattr(identity, "credentials_secret_name", None)
+        if object_store_keys is not None:
+            sources.append({"secretRef": {"name": object_store_keys}})
+        if sources:
+            result["envFrom"] = sources
         return result
 
     @staticmethod

@@ -185,7 +185,11 @@ def test_server_runs_as_its_identity_restricted(rendered: tuple[str, RenderCaptu
     assert "serve" in container["command"]
     env_from = container.get("envFrom")
     if flavour == "kind":
-        assert env_from == [{"secretRef": {"name": "feature-server-redis"}}]
+        # Redis credentials from the grant, object-store keys from the identity.
+        assert env_from == [
+            {"secretRef": {"name": "feature-server-redis"}},
+            {"secretRef": {"name": "feature-server-credentials"}},
+        ]
     else:
         assert env_from is None
 

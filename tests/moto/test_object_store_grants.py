@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,63 @@ def test_rendered_level1_grants_hold_on_moto(tmp_path: Path) -> None:
             assert client.get_object(Bucket=bucket, Key="mlflow/b")["Body"].read() == b"3"
             assert _denied(client.get_object, Bucket=bucket, Key="dvc/b")
             assert _denied(client.delete_object, Bucket=bucket, Key="mlflow/a")
+
+
+def test_rendered_level3_service_grants_hold_on_moto(tmp_path: Path) -> None:
+    """Registry readers, pipeline runner and feature store: the Level 3 aws documents."""
+    render_project(find_level_stack(3), stack="aws", sets=[], out_dir=tmp_path)
+    iam = tmp_path / "iam"
+
+    def documents(identity: str) -> list[dict[str, Any]]:
+        found = [
+            json.loads(p.read_text())["document"]
+            for p in sorted(iam.glob(f"data-lake-*-{identity}-*.json"))
+        ]
+        assert found, f"no data-lake grants rendered for {identity}"
+        return found
+
+    artifacts, curated = "acme-mlops-dev-lake-artifacts", "acme-mlops-dev-lake-curated"
+
+    @contextmanager
+    def as_role(role: str, identity: str) -> Iterator[Any]:
+        # One fresh account per role: the harness creates its test user once per account.
+        with aws_account():
+            s3 = boto3.client("s3", region_name=REGION)
+            for bucket in (artifacts, curated):
+                s3.create_bucket(Bucket=bucket)
+            for key in ("mlflow/m", "pipelines/p", "feast/registry.db", "dvc/d"):
+                s3.put_object(Bucket=artifacts, Key=key, Body=b"x")
+            s3.put_object(Bucket=curated, Key="features/f.parquet", Body=b"x")
+            with assumed_role(role, documents(identity)) as session:
+                yield session.client("s3")
+
+    # Serving reads models and nothing else.
+    with as_role("model-serving", "model-serving") as client:
+        assert client.get_object(Bucket=artifacts, Key="mlflow/m")["Body"].read() == b"x"
+        assert _denied(client.put_object, Bucket=artifacts, Key="mlflow/n", Body=b"y")
+        assert _denied(client.get_object, Bucket=artifacts, Key="pipelines/p")
+        assert _denied(client.delete_object, Bucket=artifacts, Key="mlflow/m")
+
+    # The pipeline runner owns the pipeline root and may log models.
+    with as_role("pipeline-runner", "pipeline-runner-mlops") as client:
+        client.put_object(Bucket=artifacts, Key="pipelines/run-1/out", Body=b"y")
+        assert client.get_object(Bucket=artifacts, Key="pipelines/p")["Body"].read() == b"x"
+        client.put_object(Bucket=artifacts, Key="mlflow/run-1/model.pkl", Body=b"y")
+        assert _denied(client.get_object, Bucket=artifacts, Key="dvc/d")
+        assert _denied(client.put_object, Bucket=artifacts, Key="feast/registry.db", Body=b"")
+        assert _denied(client.delete_object, Bucket=artifacts, Key="pipelines/p")
+
+    # The feature server only reads the registry.
+    with as_role("feature-server", "feature-server") as client:
+        assert client.get_object(Bucket=artifacts, Key="feast/registry.db")["Body"].read()
+        assert _denied(client.put_object, Bucket=artifacts, Key="feast/x", Body=b"")
+        assert _denied(client.get_object, Bucket=artifacts, Key="mlflow/m")
+        assert _denied(client.get_object, Bucket=curated, Key="features/f.parquet")
+
+    # The materializer reads offline features and maintains the registry; no more.
+    with as_role("feature-materializer", "feature-materializer") as client:
+        assert client.get_object(Bucket=curated, Key="features/f.parquet")["Body"].read()
+        client.put_object(Bucket=artifacts, Key="feast/registry.db", Body=b"z")
+        assert _denied(client.put_object, Bucket=curated, Key="features/g", Body=b"")
+        assert _denied(client.get_object, Bucket=artifacts, Key="mlflow/m")
+        assert _denied(client.delete_object, Bucket=artifacts, Key="feast/registry.db")
