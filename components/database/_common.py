@@ -24,10 +24,11 @@ from mlops_blueprints.targets._seam import WorkloadIdentity, validate_dns_label
 
 from .._opts import child_opts
 from ..identity import IrsaIdentity
-from ..kubernetes import RESTRICTED_POD_SECURITY_CONTEXT
+from ..kubernetes import RESTRICTED_POD_SECURITY_CONTEXT, allow_identity_egress
 
 __all__ = [
     "RETAIN_CLAIMS",
+    "ClientPath",
     "IdentityGrant",
     "connection_secret_name",
     "container_resources",
@@ -199,17 +200,31 @@ class IdentityGrant:
     modes: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class ClientPath:
+    """Where a granted identity's pods connect: the service, a NetworkPolicy peer, a port."""
+
+    service_name: str
+    peer: Mapping[str, Any]
+    port: int
+
+
 def register_grant(
+    parent: pulumi.Resource,
+    prefix: str,
     grants: dict[str, IdentityGrant],
     identity: WorkloadIdentity,
     mode: str,
     *,
-    create_password: Callable[[], random.RandomPassword],
+    password_length: int,
+    client_path: ClientPath | None,
 ) -> tuple[IdentityGrant, bool]:
     """Record ``mode`` for ``identity``; returns the grant and whether it is new.
 
-    Two different identities with the same name would share credentials and child names, so
-    that is refused.
+    A new grant gets ``{prefix}-password`` (random) and, with ``client_path``,
+    ``{prefix}-egress``: the NetworkPolicy letting the identity's pods reach the
+    service. Two different identities with the same name would share credentials and child
+    names, so that is refused.
     """
     existing = grants.get(identity.identity_name)
     if existing is not None:
@@ -222,8 +237,20 @@ def register_grant(
             )
         existing.modes.add(mode)
         return existing, False
-    grant = IdentityGrant(identity=identity, password=create_password(), modes={mode})
+    password = random.RandomPassword(
+        f"{prefix}-password", length=password_length, special=False, opts=child_opts(parent)
+    )
+    grant = IdentityGrant(identity=identity, password=password, modes={mode})
     grants[identity.identity_name] = grant
+    if client_path is not None:
+        allow_identity_egress(
+            parent,
+            prefix,
+            identity=identity,
+            service_name=client_path.service_name,
+            peer=client_path.peer,
+            port=client_path.port,
+        )
     return grant, True
 
 

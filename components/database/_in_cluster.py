@@ -18,12 +18,12 @@ from .._labels import standard_labels
 from .._opts import child_opts
 from ..kubernetes import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
-    allow_identity_egress,
     namespace_pod_peer,
     object_name,
 )
 from ._common import (
     RETAIN_CLAIMS,
+    ClientPath,
     IdentityGrant,
     connection_secret,
     connection_secret_name,
@@ -322,24 +322,21 @@ class InClusterPostgres(pulumi.ComponentResource):
             )
         prefix = f"{self._name}-{identity.identity_name}"
         grant, is_new = register_grant(
+            self,
+            prefix,
             self._grants,
             identity,
             "connect",
-            create_password=lambda: random.RandomPassword(
-                f"{prefix}-password", length=32, special=False, opts=child_opts(self)
+            password_length=32,
+            client_path=ClientPath(
+                self._args.service_name,
+                namespace_pod_peer(self._namespace, self._selector),
+                POSTGRES_PORT,
             ),
         )
         if not is_new:
             return
         self._db_users[identity.identity_name] = user
-        allow_identity_egress(
-            self,
-            prefix,
-            identity=identity,
-            service_name=self._args.service_name,
-            peer=namespace_pod_peer(self._namespace, self._selector),
-            port=POSTGRES_PORT,
-        )
         if self._roles_job is None:
             self._roles_job = self._create_roles_job()
         data = pulumi.Output.all(self.host, grant.password.result).apply(

@@ -360,7 +360,7 @@ class FeatureStore(pulumi.ComponentResource):
         if secret is not None:
             sources.append({"secretRef": {"name": secret}})
         # Identities without a cloud role (kind) carry their object-store keys in a Secret.
-        object_store_keys = getattr(identity, "credentials_secret_name", None)
+        object_store_keys = identity.credentials_secret_name
         if object_store_keys is not None:
             sources.append({"secretRef": {"name": object_store_keys}})
         if sources:

@@ -126,3 +126,7 @@ class IrsaIdentity(pulumi.ComponentResource):
     @property
     def pod_labels(self) -> dict[str, str]:
         return dict(self._pod_labels)
+
+    @property
+    def credentials_secret_name(self) -> None:
+        return None  # the IRSA webhook projects a web-identity token instead of keys

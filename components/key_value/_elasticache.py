@@ -18,6 +18,7 @@ from mlops_blueprints.versions import MANAGED_ENGINE_VERSIONS
 from .._labels import standard_labels
 from .._opts import child_opts
 from ..database._common import (
+    ClientPath,
     IdentityGrant,
     connection_secret,
     connection_secret_name,
@@ -27,7 +28,6 @@ from ..database._common import (
     text,
     validate_cidr_blocks,
 )
-from ..kubernetes import allow_identity_egress
 from ._plan import KeyValueGrantMode, elasticache_user_id, redis_acl_rules, validate_redis_username
 
 if TYPE_CHECKING:
@@ -296,25 +296,20 @@ class ElastiCacheRedis(pulumi.ComponentResource):
     def _grant(self, mode: KeyValueGrantMode, identity: WorkloadIdentity) -> None:
         username = validate_redis_username(identity.identity_name)
         prefix = f"{self._name}-{username}"
+        cidr = self._client_egress_cidr
         grant, is_new = register_grant(
+            self,
+            prefix,
             self._grants,
             identity,
             mode,
-            create_password=lambda: random.RandomPassword(
-                f"{prefix}-password", length=64, special=False, opts=child_opts(self)
-            ),
+            password_length=64,
+            client_path=None
+            if cidr is None
+            else ClientPath(self._group_id, {"ipBlock": {"cidr": cidr}}, REDIS_PORT),
         )
         if not is_new:
             return
-        if self._client_egress_cidr is not None:
-            allow_identity_egress(
-                self,
-                prefix,
-                identity=identity,
-                service_name=self._group_id,
-                peer={"ipBlock": {"cidr": self._client_egress_cidr}},
-                port=REDIS_PORT,
-            )
         # Read after the program body, so a later grant of the other mode is included.
         access = deferred(
             grant.password.result,

@@ -17,6 +17,7 @@ from .._labels import standard_labels
 from .._opts import child_opts
 from ..database._common import (
     RETAIN_CLAIMS,
+    ClientPath,
     IdentityGrant,
     connection_secret,
     connection_secret_name,
@@ -34,7 +35,6 @@ from ..database._common import (
 )
 from ..kubernetes import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
-    allow_identity_egress,
     namespace_pod_peer,
     object_name,
 )
@@ -302,23 +302,18 @@ class InClusterRedis(pulumi.ComponentResource):
         username = validate_redis_username(identity.identity_name)
         prefix = f"{self._name}-{username}"
         grant, is_new = register_grant(
+            self,
+            prefix,
             self._grants,
             identity,
             mode,
-            create_password=lambda: random.RandomPassword(
-                f"{prefix}-password", length=48, special=False, opts=child_opts(self)
+            password_length=48,
+            client_path=ClientPath(
+                self._service_name, namespace_pod_peer(self._namespace, self._selector), REDIS_PORT
             ),
         )
         if not is_new:
             return
-        allow_identity_egress(
-            self,
-            prefix,
-            identity=identity,
-            service_name=self._service_name,
-            peer=namespace_pod_peer(self._namespace, self._selector),
-            port=REDIS_PORT,
-        )
         data = pulumi.Output.all(self.host, grant.password.result).apply(
             lambda v: {
                 "REDIS_HOST": text(v[0]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,14 +30,6 @@ __all__ = ["ModelRegistry", "ModelRegistryArgs"]
 
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _MAX_REPLICAS = 10
-
-
-@runtime_checkable
-class _CarriesStaticCredentials(Protocol):
-    """An identity whose S3 key pair sits in a Secret (in-cluster stores)."""
-
-    @property
-    def credentials_secret_name(self) -> pulumi.Output[str]: ...
 
 
 def _millicores(value: str) -> float:
@@ -226,11 +218,7 @@ class ModelRegistry(pulumi.ComponentResource):
             if connection.password_secret_name and connection.password_secret_key
             else None
         )
-        credentials = (
-            identity.credentials_secret_name
-            if isinstance(identity, _CarriesStaticCredentials)
-            else None
-        )
+        credentials = identity.credentials_secret_name
         plan = ChartPlan(
             release_name=args.service_name,
             replicas=args.replicas,

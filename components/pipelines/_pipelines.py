@@ -126,11 +126,10 @@ class Pipelines(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[cluster_scoped]),
         )
 
-        secret_name = getattr(identity, "credentials_secret_name", None)
         launcher_data = pulumi.Output.all(
             store.bucket_name,
             store.endpoint_url,
-            pulumi.Output.from_input(secret_name) if secret_name is not None else None,
+            identity.credentials_secret_name,
         ).apply(
             lambda v: launcher_config(
                 bucket_name=v[0],

@@ -18,6 +18,7 @@ from .._labels import standard_labels
 from .._opts import child_opts
 from ..database._common import (
     RETAIN_CLAIMS,
+    ClientPath,
     IdentityGrant,
     connection_secret_name,
     container_resources,
@@ -35,7 +36,6 @@ from ..database._common import (
 from ..kubernetes import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     RESTRICTED_POD_SECURITY_CONTEXT,
-    allow_identity_egress,
     namespace_pod_peer,
     object_name,
 )
@@ -307,23 +307,20 @@ class InClusterRegistry(pulumi.ComponentResource):
     def _grant(self, mode: RegistryGrantMode, identity: WorkloadIdentity) -> None:
         prefix = f"{self._name}-{identity.identity_name}"
         grant, is_new = register_grant(
+            self,
+            prefix,
             self._grants,
             identity,
             mode,
-            create_password=lambda: random.RandomPassword(
-                f"{prefix}-password", length=32, special=False, opts=child_opts(self)
+            password_length=32,
+            client_path=ClientPath(
+                self._service_name,
+                namespace_pod_peer(self._namespace, self._selector),
+                REGISTRY_PORT,
             ),
         )
         if not is_new:
             return
-        allow_identity_egress(
-            self,
-            prefix,
-            identity=identity,
-            service_name=self._service_name,
-            peer=namespace_pod_peer(self._namespace, self._selector),
-            port=REGISTRY_PORT,
-        )
         config = pulumi.Output.all(self.registry_host, grant.password.result).apply(
             lambda v: docker_config_json(
                 registry_host=v[0], username=identity.identity_name, password=text(v[1])

@@ -318,6 +318,7 @@ def _args(**overrides: Any) -> FeatureStoreArgs:
             self.namespace = pulumi.Output.from_input("mlops")
             self.service_account_name = pulumi.Output.from_input(name)
             self.pod_labels = {"mlops-blueprints.io/identity": name}
+            self.credentials_secret_name = None
 
     class _Online:
         endpoint = pulumi.Output.from_input("redis://x")

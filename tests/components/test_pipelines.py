@@ -315,6 +315,7 @@ def _args(**overrides: Any) -> Any:
 class _StubIdentity:
     identity_name = "kfp-runner"
     pod_labels = {"mlops-blueprints.io/identity": "kfp-runner"}
+    credentials_secret_name = None
 
     @property
     def namespace(self) -> pulumi.Output[str]:

@@ -24,6 +24,7 @@ from mlops_blueprints.components.feature_store import feature_store_yaml, regist
 from mlops_blueprints.components.key_value import redis_acl_rules
 
 from mlops_blueprints.targets._seam import KeyValueConnection
+from tests.services._require import unavailable
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +46,7 @@ def _free_port() -> int:
 @pytest.fixture
 def redis_port() -> Iterator[int]:
     if not Path(REDIS_SERVER).exists() and shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        unavailable("redis-server is not installed (apt-get install redis-server)")
     port = _free_port()
     server = subprocess.Popen(
         [

@@ -30,6 +30,8 @@ from mlops_blueprints.components.model_registry import server_settings
 from moto.server import ThreadedMotoServer
 from sklearn.linear_model import LogisticRegression
 
+from tests.services._require import unavailable
+
 pytestmark = [
     pytest.mark.slow,
     # sklearn's pyfunc wrapper has an untyped predict; MLflow notes it skips validation.
@@ -65,14 +67,14 @@ def postgres() -> Iterator[dict[str, str]]:
     """A throw-away PostgreSQL with a role and schema shaped like a database grant."""
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, postgres) are not installed")
+        unavailable("PostgreSQL server binaries (initdb, postgres) are not installed")
     if os.geteuid() == 0:
         try:
             account = pwd.getpwnam(_SERVICE_USER)
         except KeyError:
-            pytest.skip("running as root and no 'postgres' user exists to run the server")
+            unavailable("running as root and no 'postgres' user exists to run the server")
         if shutil.which("runuser") is None:
-            pytest.skip("running as root and 'runuser' is missing to drop privileges")
+            unavailable("running as root and 'runuser' is missing to drop privileges")
     root = Path(tempfile.mkdtemp(prefix="mlflow-pg-"))
     data, sockets = root / "data", root / "run"
     sockets.mkdir()

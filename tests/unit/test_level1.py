@@ -209,9 +209,8 @@ def test_aws_level1_runs_one_general_cpu_pool_on_karpenter(render_level: RenderF
     assert [p.inputs["metadata"]["name"] for p in pools] == ["general"]
     # No accelerator pool at Level 1, so no taint on the general pool.
     assert "taints" not in pools[0].inputs["spec"]["template"]["spec"]
-    release = next(
-        r for r in result.capture.registrations if r.type == "kubernetes:helm.sh/v3:Release"
-    )
+    release = resources["node-pools-karpenter"]
+    assert release.type == "kubernetes:helm.sh/v3:Release"
     assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert release.inputs["version"] == "1.14.1"
     assert release.urn in pools[0].dependencies

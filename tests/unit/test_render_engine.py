@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pulumi
@@ -190,3 +193,22 @@ def test_data_source_calls_are_answered() -> None:
 
     capture = run_program(program, project="p", stack="s", config={})
     assert capture.stack_outputs == {"account": "123456789012"}
+
+
+def test_renders_are_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Registration, dependency and input-key order vary with the hash seed; files must not."""
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        command = [sys.executable, "-m", "mlops_blueprints.cli", "render", "--level", "3"]
+        subprocess.run(
+            [*command, "--target", "aws", "--out", str(out)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.append(
+            {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        )
+    assert len(outputs[0]) > 40
+    assert outputs[0] == outputs[1]

@@ -59,7 +59,11 @@ class Registration:
 
 @dataclass
 class RenderCapture:
-    """Everything a program registered, in registration order."""
+    """Everything a program registered, sorted by URN.
+
+    The runtime registers resources concurrently, so arrival order (and the order of each
+    resource's dependencies) varies between runs; sorting makes two renders byte-identical.
+    """
 
     project: str
     stack: str
@@ -87,12 +91,13 @@ def to_plain(value: Any) -> Any:
     """Turn deserialized Pulumi properties into JSON-compatible data.
 
     Secrets are masked, and integral floats (the wire format carries every number as a
-    double) become ints again so manifests read as Kubernetes expects.
+    double) become ints again so manifests read as Kubernetes expects. Keys are sorted: the
+    order inputs arrive in depends on when their outputs resolved.
     """
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == _SECRET_SIG:
             return _mask(to_plain(value.get("value")))
-        return {str(k): to_plain(v) for k, v in value.items() if k != _SIG_KEY}
+        return {str(k): to_plain(v) for k, v in sorted(value.items()) if k != _SIG_KEY}
     if isinstance(value, list | tuple):
         return [to_plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -150,7 +155,7 @@ class _CaptureMonitor(MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             inputs=to_plain(inputs),
-            dependencies=tuple(request.dependencies),
+            dependencies=tuple(sorted(set(request.dependencies))),
             provider=request.provider or None,
             aliases=tuple(
                 _alias_text(alias)
@@ -224,4 +229,6 @@ def run_program(
     else:
         callable_program = program
         _sync_await(run_in_stack(lambda: (callable_program(), None)[1]))
+    capture.registrations.sort(key=lambda r: r.urn)
+    capture.outputs = dict(sorted(capture.outputs.items()))
     return capture

@@ -162,8 +162,10 @@ def write_rendered(capture: RenderCapture, out_dir: Path) -> RenderedFiles:
         }
         for r in capture.registrations
     ]
-    (out_dir / "inventory.json").write_text(json.dumps(inventory, indent=2, sort_keys=False) + "\n")
-    (out_dir / "outputs.json").write_text(json.dumps(capture.stack_outputs, indent=2) + "\n")
+    (out_dir / "inventory.json").write_text(json.dumps(inventory, indent=2, sort_keys=True) + "\n")
+    (out_dir / "outputs.json").write_text(
+        json.dumps(capture.stack_outputs, indent=2, sort_keys=True) + "\n"
+    )
 
     manifests = helm = policies = 0
     used_policy_names: Counter[str] = Counter()

@@ -156,17 +156,7 @@ class AwsTarget(Target):
         )
 
     @staticmethod
-    def physical_names(name_prefix: str) -> dict[str, str]:
-        """How requests become physical names; each is checked by :meth:`check_requests`."""
-        return {
-            "sql_database": f"{name_prefix}-{{}}",
-            "key_value_store": f"{name_prefix}-{{}}",
-            "container_registry": f"{name_prefix}/{{}}",
-        }
-
-    @classmethod
     def check_requests(
-        cls,
         name_prefix: str,
         *,
         sql_databases: Sequence[SqlDatabaseArgs] = (),
@@ -179,20 +169,13 @@ class AwsTarget(Target):
 
         from ._seam import validate_repository_name
 
-        names = cls.physical_names(name_prefix)
         for db in sql_databases:
-            validate_rds_identifier(
-                names["sql_database"].format(db.database_name.replace("_", "-")),
-                field="database_name",
-            )
+            validate_rds_identifier(_rds_identifier(name_prefix, db), field="database_name")
         for store in key_value_stores:
-            validate_table_name(
-                names["key_value_store"].format(store.store_name), field="store_name"
-            )
+            validate_table_name(_table_name(name_prefix, store), field="store_name")
         for registry in container_registries:
             validate_repository_name(
-                names["container_registry"].format(registry.repository_name),
-                field="repository_name",
+                _repository_name(name_prefix, registry), field="repository_name"
             )
 
     def __init__(
@@ -210,7 +193,6 @@ class AwsTarget(Target):
 
         super().__init__(scope, posture)
         self.settings = settings
-        self._names = self.physical_names(name_prefix or cluster_name)
         self._access_log_bucket: S3Bucket | None = None
         self._name_prefix = name_prefix or cluster_name
         plan = self.plan(settings, cluster_name=cluster_name)
@@ -306,7 +288,7 @@ class AwsTarget(Target):
         return RdsPostgres(
             name,
             RdsPostgresArgs(
-                identifier=self._names["sql_database"].format(args.database_name.replace("_", "-")),
+                identifier=_rds_identifier(self._name_prefix, args),
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 allowed_security_group_ids=[self.cluster.node_security_group_id],
@@ -328,7 +310,7 @@ class AwsTarget(Target):
         return DynamoDbTable(
             name,
             DynamoDbTableArgs(
-                table_name=self._names["key_value_store"].format(args.store_name),
+                table_name=_table_name(self._name_prefix, args),
                 kms_key_arn=self._data_key_arn,
                 tags={"purpose": args.purpose, **args.tags},
             ),
@@ -344,7 +326,7 @@ class AwsTarget(Target):
         return EcrRepository(
             name,
             EcrRepositoryArgs(
-                repository_name=self._names["container_registry"].format(args.repository_name),
+                repository_name=_repository_name(self._name_prefix, args),
                 kms_key_arn=self._data_key_arn,
                 tags={"purpose": args.purpose, **args.tags},
             ),
@@ -366,3 +348,16 @@ class AwsTarget(Target):
             ),
             opts,
         )
+
+
+# How requests become physical names; check_requests validates the same names up front.
+def _rds_identifier(prefix: str, request: SqlDatabaseArgs) -> str:
+    return f"{prefix}-{request.database_name.replace('_', '-')}"
+
+
+def _table_name(prefix: str, request: KeyValueStoreArgs) -> str:
+    return f"{prefix}-{request.store_name}"
+
+
+def _repository_name(prefix: str, request: ContainerRegistryArgs) -> str:
+    return f"{prefix}/{request.repository_name}"

@@ -217,5 +217,5 @@ class KindTarget(Target):
 
 def _label_value(text: str) -> str:
     """A free-text purpose as a valid label value (63 characters of [a-z0-9-])."""
-    cleaned = "".join(c if c.isalnum() else "-" for c in text.lower())
+    cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
     return "-".join(part for part in cleaned.split("-") if part)[:63].strip("-")

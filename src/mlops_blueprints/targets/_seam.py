@@ -143,6 +143,12 @@ class WorkloadIdentity(Protocol):
         """Labels a pod must carry to run as this identity: grants open egress for them."""
         ...
 
+    @property
+    def credentials_secret_name(self) -> pulumi.Output[str] | None:
+        """The Secret holding the identity's static object-store keys (``AWS_ACCESS_KEY_ID``,
+        ``AWS_SECRET_ACCESS_KEY``), or None where the cloud hands out short-lived credentials."""
+        ...
+
 
 @runtime_checkable
 class ObjectStore(Protocol):
