@@ -15,8 +15,19 @@ from mlops_blueprints.components.node_pools import (
     validate_pools,
 )
 from mlops_blueprints.components.pipelines import Pipelines, PipelinesArgs
-from mlops_blueprints.components.serving import ServingStack, ServingStackArgs
+from mlops_blueprints.components.serving import (
+    InferenceEndpoint,
+    InferenceEndpointArgs,
+    ServingStack,
+    ServingStackArgs,
+    parse_model_uri,
+    select_pool,
+    validate_resources,
+    validate_scaling,
+)
+from pydantic.alias_generators import to_camel
 
+from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets import (
     AwsTarget,
     ContainerRegistryArgs,
@@ -27,10 +38,11 @@ from mlops_blueprints.targets import (
     Target,
     TargetPosture,
     WorkloadIdentityArgs,
+    validate_dns_label,
 )
 
 from ._levels import LevelFeatures
-from ._spec import PlatformSpec
+from ._spec import CONFIG_NAMESPACE, EndpointSettings, PlatformSpec
 
 __all__ = [
     "Platform",
@@ -38,10 +50,13 @@ __all__ = [
     "PlatformRequests",
     "deploy_level",
     "level_node_pools",
+    "plan_endpoints",
     "platform_requests",
 ]
 
 PLATFORM_NAMESPACE = "mlops"
+# Levels serve in KServe's default mode; Serverless needs Knative, which no level installs.
+SERVING_DEPLOYMENT_MODE = "RawDeployment"
 # Upstream Kubeflow Pipelines' cluster-wide bindings name this namespace.
 PIPELINES_NAMESPACE = "kubeflow"
 
@@ -91,7 +106,7 @@ def target_posture(features: LevelFeatures) -> TargetPosture:
     )
 
 
-def level_node_pools(features: LevelFeatures, *, target: Target) -> tuple[NodePoolSpec, ...]:
+def level_node_pools(features: LevelFeatures, *, target: str | Target) -> tuple[NodePoolSpec, ...]:
     """The pools a level runs, limited to the hardware the target has.
 
     Specs never change between levels, so moving up a level only adds pools.
@@ -109,6 +124,74 @@ def level_node_pools(features: LevelFeatures, *, target: Target) -> tuple[NodePo
         )
     available = supported_classes(target)
     return validate_pools([p for p in pools if p.hardware_class in available], target)
+
+
+_SCALING = {
+    "min_replicas",
+    "max_replicas",
+    "autoscaling_metric",
+    "autoscaling_target",
+    "canary_traffic_percent",
+}
+
+
+def plan_endpoints(spec: PlatformSpec) -> tuple[EndpointSettings, ...]:
+    """Check the configured endpoints against the level before anything is registered.
+
+    Errors name the stack config key (``mlops-platform:endpoints[0].canaryTrafficPercent``).
+    """
+    if spec.endpoints and not spec.features.enable_serving:
+        raise BlueprintConfigError(
+            f"{CONFIG_NAMESPACE}:endpoints",
+            [e.name for e in spec.endpoints],
+            f"Level {spec.level} has no model serving; serve models from Level 2 on, or remove "
+            "the endpoints.",
+        )
+    pools = level_node_pools(spec.features, target=spec.target)
+    seen: set[str] = set()
+    for index, endpoint in enumerate(spec.endpoints):
+        key = f"{CONFIG_NAMESPACE}:endpoints[{index}]"
+        try:
+            validate_dns_label(endpoint.name, field="name")
+            if endpoint.name in seen:
+                raise BlueprintConfigError(
+                    "name", endpoint.name, "Give each endpoint its own name."
+                )
+            seen.add(endpoint.name)
+            parse_model_uri(endpoint.model_uri)
+            if endpoint.storage_uri is None and endpoint.tracking_uri is None:
+                raise BlueprintConfigError(
+                    "storage_uri",
+                    None,
+                    "Set storageUri (the model version's s3:// location), or trackingUri (an "
+                    "MLflow registry reachable from where pulumi runs) to resolve it at deploy "
+                    "time.",
+                )
+            if endpoint.storage_uri is not None and not endpoint.storage_uri.startswith("s3://"):
+                raise BlueprintConfigError(
+                    "storage_uri",
+                    endpoint.storage_uri,
+                    "Use the s3:// URI the registry reports for the model version; the serving "
+                    "identity reads the data lake only.",
+                )
+            select_pool(pools, endpoint.hardware_class)
+            validate_resources(
+                cpu_request=endpoint.cpu_request,
+                memory_request_mib=endpoint.memory_request_mib,
+                memory_limit_mib=endpoint.memory_limit_mib,
+            )
+            if endpoint.accelerators < 1:
+                raise BlueprintConfigError(
+                    "accelerators", endpoint.accelerators, "Request at least one device."
+                )
+            validate_scaling(
+                deployment_mode=SERVING_DEPLOYMENT_MODE, **endpoint.model_dump(include=_SCALING)
+            )
+        except BlueprintConfigError as error:
+            raise BlueprintConfigError(
+                f"{key}.{to_camel(error.field)}", error.value, error.fix
+            ) from None
+    return spec.endpoints
 
 
 @dataclass(frozen=True)
@@ -147,6 +230,7 @@ class Platform(pulumi.ComponentResource):
         spec = args.spec
         # Fail on bad target settings before anything, this component included, is registered.
         requests = platform_requests(spec.features)
+        endpoints = plan_endpoints(spec)
         if spec.target == "aws":
             assert spec.aws is not None  # load_spec guarantees it
             AwsTarget.plan(spec.aws, cluster_name=spec.physical_name("eks"))
@@ -250,7 +334,10 @@ class Platform(pulumi.ComponentResource):
         if features.enable_serving:
             self.serving = ServingStack(
                 "serving",
-                ServingStackArgs(runtime_namespace=self.namespace.namespace_name),
+                ServingStackArgs(
+                    runtime_namespace=self.namespace.namespace_name,
+                    deployment_mode=SERVING_DEPLOYMENT_MODE,
+                ),
                 self.target.scoped_opts(),
             )
             self.serving_identity = self.target.workload_identity(
@@ -263,11 +350,36 @@ class Platform(pulumi.ComponentResource):
             # Serving reads registered models through the registry, and nothing else.
             self.model_registry.grant_read(self.serving_identity)
             outputs["serving_identity"] = self.serving_identity.service_account_name
+            self.endpoints = [self._deploy_endpoint(endpoint, pools) for endpoint in endpoints]
+            if self.endpoints:
+                outputs["endpoint_urls"] = {
+                    e.name: endpoint.url
+                    for e, endpoint in zip(endpoints, self.endpoints, strict=True)
+                }
         if requests.online_features is not None:
             self._deploy_feature_store(requests.online_features, outputs)
 
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    def _deploy_endpoint(
+        self, endpoint: EndpointSettings, pools: tuple[NodePoolSpec, ...]
+    ) -> InferenceEndpoint:
+        return InferenceEndpoint(
+            f"endpoint-{endpoint.name}",
+            InferenceEndpointArgs(
+                namespace=self.namespace.namespace_name,
+                endpoint_name=endpoint.name,
+                serving_stack=self.serving,
+                identity=self.serving_identity,
+                node_pools=pools,
+                allowed_namespaces=[self.namespace.namespace_name],
+                # Settings carry InferenceEndpointArgs' field names.
+                **endpoint.model_dump(exclude={"name"}),
+                labels={"mlops-blueprints.io/model": parse_model_uri(endpoint.model_uri).name},
+            ),
+            self.target.scoped_opts(),
+        )
 
     def _deploy_pipelines(self, outputs: dict[str, pulumi.Input[object]]) -> None:
         # Upstream pods are not all 'restricted'-ready and talk to each other freely, so this

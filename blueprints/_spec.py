@@ -8,18 +8,55 @@ from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets import TARGET_NAMES, AwsSettings, KindSettings
 
 from ._levels import Level, LevelFeatures, features_for_level, parse_level
 
-__all__ = ["CONFIG_NAMESPACE", "PlatformSpec", "load_spec"]
+__all__ = ["CONFIG_NAMESPACE", "EndpointSettings", "PlatformSpec", "load_spec"]
 
 # Every level's stack is the same Pulumi project, so every level reads the same keys.
 CONFIG_NAMESPACE = "mlops-platform"
 TargetName = Literal["aws", "kind"]
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
+
+
+class EndpointSettings(BaseModel):
+    """One model served from Level 2 on (``mlops-platform:endpoints``, a list).
+
+    - ``name``: the InferenceService name (an RFC 1123 label).
+    - ``model_uri``: ``models:/<name>@<alias>`` or ``models:/<name>/<version>``.
+    - ``storage_uri``: where the model files are (an ``s3://`` URI on the data lake); when unset,
+      ``tracking_uri`` is asked at deploy time.
+    - ``tracking_uri``: an MLflow registry reachable from where ``pulumi up`` runs (e.g. a
+      port-forward); required when ``storage_uri`` is unset.
+    - ``runtime`` (sklearn), ``hardware_class`` (cpu), ``accelerators`` (1), ``cpu_request``
+      (1), ``memory_request_mib`` (2048), ``memory_limit_mib`` (4096), ``min_replicas`` (1),
+      ``max_replicas`` (3), ``autoscaling_metric``, ``autoscaling_target``,
+      ``canary_traffic_percent``: as ``InferenceEndpointArgs``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+    name: str
+    model_uri: str
+    storage_uri: str | None = None
+    tracking_uri: str | None = None
+    runtime: Literal["sklearn", "xgboost"] = "sklearn"
+    hardware_class: Literal["cpu", "nvidia-gpu", "neuron"] = "cpu"
+    accelerators: int = 1
+    cpu_request: str = "1"
+    memory_request_mib: int = 2048
+    memory_limit_mib: int = 4096
+    min_replicas: int = 1
+    max_replicas: int = 3
+    autoscaling_metric: Literal["concurrency", "rps", "cpu"] | None = None
+    autoscaling_target: int | None = None
+    canary_traffic_percent: int | None = None
 
 
 class PlatformSpec(BaseModel):
@@ -35,6 +72,7 @@ class PlatformSpec(BaseModel):
     team: str = "platform"
     aws: AwsSettings | None = None
     kind: KindSettings | None = None
+    endpoints: tuple[EndpointSettings, ...] = ()
 
     @property
     def features(self) -> LevelFeatures:
@@ -89,8 +127,23 @@ def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> 
             settings["kind"] = KindSettings.model_validate(raw or {})
     except ValidationError as error:
         raise _fail_from_validation(error, key=target) from None
+    raw_endpoints = cfg.get_object("endpoints") or []
+    if not isinstance(raw_endpoints, list):
+        raise BlueprintConfigError(
+            f"{CONFIG_NAMESPACE}:endpoints",
+            raw_endpoints,
+            "Give a list of endpoints, e.g. [{name: churn, modelUri: 'models:/churn@champion', "
+            "storageUri: 's3://...'}].",
+        )
+    endpoints = []
+    for index, raw_endpoint in enumerate(raw_endpoints):
+        try:
+            endpoints.append(EndpointSettings.model_validate(raw_endpoint))
+        except ValidationError as error:
+            raise _fail_from_validation(error, key=f"endpoints[{index}]") from None
     return PlatformSpec(
         level=parsed_level,
+        endpoints=tuple(endpoints),
         target=target,
         name=name,
         environment=environment,

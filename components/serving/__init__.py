@@ -14,6 +14,8 @@ from ._plan import (
     scale_to_zero_timeouts,
     select_pool,
     serving_runtime_spec,
+    validate_resources,
+    validate_scaling,
 )
 from ._stack import ServingStack, ServingStackArgs, runtime_object_name
 
@@ -36,4 +38,6 @@ __all__ = [
     "scale_to_zero_timeouts",
     "select_pool",
     "serving_runtime_spec",
+    "validate_resources",
+    "validate_scaling",
 ]

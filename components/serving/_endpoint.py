@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,8 +23,10 @@ from ..database._common import (
 from ..kubernetes import RESTRICTED_POD_SECURITY_CONTEXT
 from ..node_pools import HardwareClass, NodePoolSpec
 from ._plan import (
+    AutoscalingMetric,
     RuntimeName,
     ScaleToZeroTimeouts,
+    effective_metric,
     parse_model_uri,
     parse_runtime,
     predictor_placement,
@@ -32,12 +34,12 @@ from ._plan import (
     runtime_port,
     scale_to_zero_timeouts,
     select_pool,
+    validate_scaling,
 )
 from ._stack import ServingStack, runtime_object_name
 
 __all__ = ["AutoscalingMetric", "InferenceEndpoint", "InferenceEndpointArgs"]
 
-AutoscalingMetric = Literal["concurrency", "rps", "cpu"]
 _ISVC_LABEL = "serving.kserve.io/inferenceservice"
 _KNATIVE_NAMESPACE = "knative-serving"
 
@@ -140,7 +142,14 @@ class InferenceEndpointArgs:
             memory_request_mib=self.memory_request_mib,
             memory_limit_mib=self.memory_limit_mib,
         )
-        self._validate_scaling()
+        validate_scaling(
+            deployment_mode=self.serving_stack.deployment_mode,
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            autoscaling_metric=self.autoscaling_metric,
+            autoscaling_target=self.autoscaling_target,
+            canary_traffic_percent=self.canary_traffic_percent,
+        )
         if self.model_load_seconds < 0:
             raise BlueprintConfigError(
                 "model_load_seconds", self.model_load_seconds, "Use 0 seconds or more."
@@ -160,72 +169,9 @@ class InferenceEndpointArgs:
                 "model_load_seconds, or keep min_replicas >= 1.",
             )
 
-    def _validate_scaling(self) -> None:
-        serverless = self.serving_stack.deployment_mode == "Serverless"
-        if self.min_replicas < 0:
-            raise BlueprintConfigError(
-                "min_replicas", self.min_replicas, "Use 0 (Serverless only) or more."
-            )
-        if self.max_replicas < 1:
-            raise BlueprintConfigError("max_replicas", self.max_replicas, "Use 1 or more.")
-        if self.min_replicas > self.max_replicas:
-            raise BlueprintConfigError(
-                "min_replicas",
-                self.min_replicas,
-                f"min_replicas must not exceed max_replicas ({self.max_replicas}); lower "
-                "min_replicas or raise max_replicas.",
-            )
-        if self.min_replicas == 0 and not serverless:
-            raise BlueprintConfigError(
-                "min_replicas",
-                0,
-                "Scale to zero needs the Serverless deployment mode (Knative); use "
-                "min_replicas >= 1 with RawDeployment.",
-            )
-        metric = self.effective_metric
-        if metric not in ("concurrency", "rps", "cpu"):
-            raise BlueprintConfigError(
-                "autoscaling_metric", metric, "Use 'concurrency', 'rps' or 'cpu'."
-            )
-        if metric in ("concurrency", "rps") and not serverless:
-            raise BlueprintConfigError(
-                "autoscaling_metric",
-                metric,
-                "RawDeployment scales with a HorizontalPodAutoscaler, which KServe allows on "
-                "cpu (or memory) only; use 'cpu', or the Serverless mode for request metrics.",
-            )
-        if metric == "cpu" and serverless:
-            raise BlueprintConfigError(
-                "autoscaling_metric",
-                metric,
-                "Knative's autoscaler scales on 'concurrency' or 'rps'; use one of those.",
-            )
-        target = self.autoscaling_target
-        if target is not None and (target < 1 or (metric == "cpu" and target > 100)):
-            raise BlueprintConfigError(
-                "autoscaling_target",
-                target,
-                "Use a positive target (for cpu, a utilisation percentage of 1-100).",
-            )
-        percent = self.canary_traffic_percent
-        if percent is not None:
-            if not 0 <= percent <= 100:
-                raise BlueprintConfigError(
-                    "canary_traffic_percent", percent, "Use a percentage from 0 to 100."
-                )
-            if not serverless:
-                raise BlueprintConfigError(
-                    "canary_traffic_percent",
-                    percent,
-                    "KServe splits traffic between revisions only in the Serverless mode "
-                    "(RawDeployment ignores it); switch the stack to Serverless or leave it unset.",
-                )
-
     @property
     def effective_metric(self) -> str:
-        if self.autoscaling_metric is not None:
-            return self.autoscaling_metric
-        return "concurrency" if self.serving_stack.deployment_mode == "Serverless" else "cpu"
+        return effective_metric(self.serving_stack.deployment_mode, self.autoscaling_metric)
 
     @property
     def pool(self) -> NodePoolSpec:

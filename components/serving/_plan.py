@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.versions import IMAGES
 
+from ..database._common import validate_resources
 from ..kubernetes import RESTRICTED_CONTAINER_SECURITY_CONTEXT
 from ..node_pools import HARDWARE_CLASSES, HardwareClass, NodePoolSpec, place_workload
 
@@ -18,11 +19,13 @@ __all__ = [
     "DEPLOYMENT_MODES",
     "KSERVE_DEPLOYMENT_MODE",
     "RUNTIMES",
+    "AutoscalingMetric",
     "DeploymentMode",
     "ModelReference",
     "RuntimeName",
     "ScaleToZeroTimeouts",
     "cert_manager_values",
+    "effective_metric",
     "kserve_resources_values",
     "parse_model_uri",
     "parse_runtime",
@@ -32,6 +35,8 @@ __all__ = [
     "scale_to_zero_timeouts",
     "select_pool",
     "serving_runtime_spec",
+    "validate_resources",
+    "validate_scaling",
 ]
 
 DeploymentMode = Literal["RawDeployment", "Serverless"]
@@ -42,6 +47,7 @@ KSERVE_DEPLOYMENT_MODE: Final[Mapping[DeploymentMode, str]] = {
     "Serverless": "Knative",
 }
 
+AutoscalingMetric = Literal["concurrency", "rps", "cpu"]
 RuntimeName = Literal["sklearn", "xgboost", "bentoml"]
 RUNTIMES: Final[tuple[RuntimeName, ...]] = ("sklearn", "xgboost", "bentoml")
 _NOT_YET_SUPPORTED: Final[Mapping[str, str]] = {
@@ -194,6 +200,84 @@ def select_pool(
         "Add such a pool to the cluster (kind and Level 1 have cpu only), or use one of the "
         "available classes.",
     )
+
+
+def effective_metric(
+    deployment_mode: DeploymentMode, autoscaling_metric: AutoscalingMetric | None
+) -> str:
+    """The autoscaling metric in force: concurrency on Serverless, cpu on RawDeployment."""
+    if autoscaling_metric is not None:
+        return autoscaling_metric
+    return "concurrency" if deployment_mode == "Serverless" else "cpu"
+
+
+def validate_scaling(
+    *,
+    deployment_mode: DeploymentMode,
+    min_replicas: int,
+    max_replicas: int,
+    autoscaling_metric: AutoscalingMetric | None,
+    autoscaling_target: int | None,
+    canary_traffic_percent: int | None,
+) -> None:
+    """Replicas, autoscaling and canary settings the deployment mode can honour."""
+    serverless = deployment_mode == "Serverless"
+    if min_replicas < 0:
+        raise BlueprintConfigError("min_replicas", min_replicas, "Use 0 (Serverless only) or more.")
+    if max_replicas < 1:
+        raise BlueprintConfigError("max_replicas", max_replicas, "Use 1 or more.")
+    if min_replicas > max_replicas:
+        raise BlueprintConfigError(
+            "min_replicas",
+            min_replicas,
+            f"min_replicas must not exceed max_replicas ({max_replicas}); lower "
+            "min_replicas or raise max_replicas.",
+        )
+    if min_replicas == 0 and not serverless:
+        raise BlueprintConfigError(
+            "min_replicas",
+            0,
+            "Scale to zero needs the Serverless deployment mode (Knative); use "
+            "min_replicas >= 1 with RawDeployment.",
+        )
+    metric = effective_metric(deployment_mode, autoscaling_metric)
+    if metric not in ("concurrency", "rps", "cpu"):
+        raise BlueprintConfigError(
+            "autoscaling_metric", metric, "Use 'concurrency', 'rps' or 'cpu'."
+        )
+    if metric in ("concurrency", "rps") and not serverless:
+        raise BlueprintConfigError(
+            "autoscaling_metric",
+            metric,
+            "RawDeployment scales with a HorizontalPodAutoscaler, which KServe allows on "
+            "cpu (or memory) only; use 'cpu', or the Serverless mode for request metrics.",
+        )
+    if metric == "cpu" and serverless:
+        raise BlueprintConfigError(
+            "autoscaling_metric",
+            metric,
+            "Knative's autoscaler scales on 'concurrency' or 'rps'; use one of those.",
+        )
+    target = autoscaling_target
+    if target is not None and (target < 1 or (metric == "cpu" and target > 100)):
+        raise BlueprintConfigError(
+            "autoscaling_target",
+            target,
+            "Use a positive target (for cpu, a utilisation percentage of 1-100).",
+        )
+    percent = canary_traffic_percent
+    if percent is not None:
+        if not 0 <= percent <= 100:
+            raise BlueprintConfigError(
+                "canary_traffic_percent", percent, "Use a percentage from 0 to 100."
+            )
+        if not serverless:
+            raise BlueprintConfigError(
+                "canary_traffic_percent",
+                percent,
+                "KServe splits traffic between revisions only in the Serverless mode "
+                "(RawDeployment ignores it); switch the stack to Serverless or leave it unset.",
+            )
 
 
 def predictor_placement(

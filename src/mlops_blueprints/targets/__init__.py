@@ -17,6 +17,7 @@ from ._seam import (
     TargetPosture,
     WorkloadIdentity,
     WorkloadIdentityArgs,
+    validate_dns_label,
 )
 
 TARGET_NAMES: tuple[str, ...] = ("aws", "kind")
@@ -41,4 +42,5 @@ __all__ = [
     "TargetPosture",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
+    "validate_dns_label",
 ]
