@@ -41,6 +41,12 @@ from mlops_blueprints.targets import (
     validate_dns_label,
 )
 
+from ._allocation import (
+    MODEL_LABEL,
+    allocation_labels,
+    allocation_transformation,
+    validate_label_value,
+)
 from ._levels import LevelFeatures
 from ._spec import CONFIG_NAMESPACE, EndpointSettings, PlatformSpec
 
@@ -158,7 +164,8 @@ def plan_endpoints(spec: PlatformSpec) -> tuple[EndpointSettings, ...]:
                     "name", endpoint.name, "Give each endpoint its own name."
                 )
             seen.add(endpoint.name)
-            parse_model_uri(endpoint.model_uri)
+            # The model name becomes the endpoint's cost-allocation label.
+            validate_label_value(parse_model_uri(endpoint.model_uri).name, field="model_uri")
             if endpoint.storage_uri is None and endpoint.tracking_uri is None:
                 raise BlueprintConfigError(
                     "storage_uri",
@@ -240,15 +247,15 @@ class Platform(pulumi.ComponentResource):
                 container_registries=[r for r in [requests.model_images] if r],
                 key_value_stores=[r for r in [requests.online_features] if r],
             )
+        labels = allocation_labels(team=spec.team, level=spec.level)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[allocation_transformation(labels)])
+        )
         super().__init__("mlops:blueprints:Platform", name, None, opts)
         features = spec.features
         self.target = _create_target(spec, self)
         outputs: dict[str, pulumi.Input[object]] = {"level": spec.level, "target": spec.target}
-        tags = {
-            "mlops-blueprints.io/level": str(spec.level),
-            "mlops-blueprints.io/environment": spec.environment,
-            "mlops-blueprints.io/team": spec.team,
-        }
+        tags = {**labels, "mlops-blueprints.io/environment": spec.environment}
 
         pools = level_node_pools(features, target=self.target)
         if pools and isinstance(self.target, AwsTarget):
@@ -376,7 +383,7 @@ class Platform(pulumi.ComponentResource):
                 allowed_namespaces=[self.namespace.namespace_name],
                 # Settings carry InferenceEndpointArgs' field names.
                 **endpoint.model_dump(exclude={"name"}),
-                labels={"mlops-blueprints.io/model": parse_model_uri(endpoint.model_uri).name},
+                labels={MODEL_LABEL: parse_model_uri(endpoint.model_uri).name},
             ),
             self.target.scoped_opts(),
         )

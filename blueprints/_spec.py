@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets import TARGET_NAMES, AwsSettings, KindSettings
 
+from ._allocation import validate_label_value
 from ._levels import Level, LevelFeatures, features_for_level, parse_level
 
 __all__ = ["CONFIG_NAMESPACE", "EndpointSettings", "PlatformSpec", "load_spec"]
@@ -147,7 +148,7 @@ def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> 
         target=target,
         name=name,
         environment=environment,
-        team=cfg.get("team") or "platform",
+        team=validate_label_value(cfg.get("team") or "platform", field=f"{CONFIG_NAMESPACE}:team"),
         **settings,
     )
 
