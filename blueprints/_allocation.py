@@ -1,8 +1,10 @@
 """Cost-allocation labels on every workload a platform creates, applied in one place.
 
 A Pulumi transformation on the Platform component reaches every child at registration: it adds
-``mlops-blueprints.io/team``, ``level`` and ``model`` to Kubernetes object metadata (namespaces
-included) and the same keys as tags to AWS resources that take tags. Pod templates (Deployments,
+``mlops-blueprints.io/team``, ``environment``, ``level`` and ``model`` to Kubernetes object
+metadata (namespaces
+included) and the same keys, plus ``environment``, as tags to every AWS resource that takes
+tags (so a budget filtered on them sees the platform's whole spend). Pod templates (Deployments,
 StatefulSets, DaemonSets, Jobs, CronJobs, KServe predictors) get ``team`` and ``model`` only:
 a level label there would change every pod template on a level upgrade, restarting every
 workload and replacing every Job, whose templates are immutable. A label a component already
@@ -15,6 +17,7 @@ their namespaces carry the labels instead.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -24,6 +27,7 @@ import pulumi
 from mlops_blueprints.errors import BlueprintConfigError
 
 __all__ = [
+    "ENVIRONMENT_LABEL",
     "LEVEL_LABEL",
     "MODEL_LABEL",
     "SHARED_MODEL",
@@ -34,6 +38,7 @@ __all__ = [
 ]
 
 TEAM_LABEL: Final = "mlops-blueprints.io/team"
+ENVIRONMENT_LABEL: Final = "mlops-blueprints.io/environment"
 LEVEL_LABEL: Final = "mlops-blueprints.io/level"
 MODEL_LABEL: Final = "mlops-blueprints.io/model"
 # Platform services serve every model; their cost is shared rather than charged to one.
@@ -63,13 +68,26 @@ def validate_label_value(value: str, *, field: str) -> str:
     return value
 
 
-def allocation_labels(*, team: str, level: int, model: str = SHARED_MODEL) -> dict[str, str]:
-    """The three allocation labels, each a valid Kubernetes label value."""
+def allocation_labels(
+    *, team: str, level: int, environment: str, model: str = SHARED_MODEL
+) -> dict[str, str]:
+    """The allocation labels, each a valid Kubernetes label value."""
     return {
         TEAM_LABEL: validate_label_value(team, field="team"),
+        ENVIRONMENT_LABEL: validate_label_value(environment, field="environment"),
         LEVEL_LABEL: str(level),
         MODEL_LABEL: validate_label_value(model, field="model"),
     }
+
+
+# Pod templates carry only labels that never change between levels.
+_POD_LABELS: Final = (TEAM_LABEL, MODEL_LABEL)
+
+
+def takes_tags(resource: object) -> bool:
+    """Whether an AWS resource class accepts ``tags`` (policies and attachments do not)."""
+    init = getattr(type(resource), "_internal_init", None)
+    return init is not None and "tags" in inspect.signature(init).parameters
 
 
 def _with_defaults(labels: Any, defaults: Mapping[str, str]) -> Any:
@@ -101,7 +119,9 @@ def _set_path(props: Mapping[str, Any], path: tuple[str, ...], defaults: Mapping
     return {**props, head: updated}
 
 
-def label_props(type_: str, props: Mapping[str, Any], labels: Mapping[str, str]) -> Any:
+def label_props(
+    type_: str, props: Mapping[str, Any], labels: Mapping[str, str], *, tags: bool = False
+) -> Any:
     """``props`` of one resource with the allocation labels (or tags) added."""
     if type_.startswith("kubernetes:") and type_ != "kubernetes:helm.sh/v3:Release":
         updated: Any = dict(props)
@@ -109,11 +129,11 @@ def label_props(type_: str, props: Mapping[str, Any], labels: Mapping[str, str])
             updated["metadata"] = _label_metadata(props["metadata"], labels)
         path = _POD_TEMPLATE_PATHS.get(type_)
         if path is not None:
-            pod_labels = {k: v for k, v in labels.items() if k != LEVEL_LABEL}
+            pod_labels = {k: v for k, v in labels.items() if k in _POD_LABELS}
             updated = _set_path(updated, path, pod_labels)
         return updated
-    if type_.startswith("aws:") and "tags" in props:
-        return {**props, "tags": _with_defaults(props["tags"], labels)}
+    if type_.startswith("aws:") and (tags or "tags" in props):
+        return {**props, "tags": _with_defaults(props.get("tags"), labels)}
     return props
 
 
@@ -124,7 +144,8 @@ def allocation_transformation(
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
         return pulumi.ResourceTransformationResult(
-            props=label_props(args.type_, args.props, labels), opts=args.opts
+            props=label_props(args.type_, args.props, labels, tags=takes_tags(args.resource)),
+            opts=args.opts,
         )
 
     return transform

@@ -247,7 +247,7 @@ class Platform(pulumi.ComponentResource):
                 container_registries=[r for r in [requests.model_images] if r],
                 key_value_stores=[r for r in [requests.online_features] if r],
             )
-        labels = allocation_labels(team=spec.team, level=spec.level)
+        labels = allocation_labels(team=spec.team, level=spec.level, environment=spec.environment)
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(transformations=[allocation_transformation(labels)])
         )
@@ -255,7 +255,7 @@ class Platform(pulumi.ComponentResource):
         features = spec.features
         self.target = _create_target(spec, self)
         outputs: dict[str, pulumi.Input[object]] = {"level": spec.level, "target": spec.target}
-        tags = {**labels, "mlops-blueprints.io/environment": spec.environment}
+        tags = dict(labels)
 
         pools = level_node_pools(features, target=self.target)
         if pools and isinstance(self.target, AwsTarget):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from mlops_blueprints.blueprints._allocation import (
+    ENVIRONMENT_LABEL,
     LEVEL_LABEL,
     MODEL_LABEL,
     TEAM_LABEL,
@@ -110,22 +111,25 @@ def test_pod_templates_do_not_change_between_levels(render_level: RenderFn) -> N
 
 def test_a_label_set_by_a_component_wins() -> None:
     props = {"metadata": {"name": "x", "labels": {MODEL_LABEL: "churn"}}}
-    labels = allocation_labels(team="ml", level=2)
+    labels = allocation_labels(team="ml", level=2, environment="dev")
     out = label_props("kubernetes:core/v1:ConfigMap", props, labels)
     assert out["metadata"]["labels"] == {
         MODEL_LABEL: "churn",
         TEAM_LABEL: "ml",
         LEVEL_LABEL: "2",
+        ENVIRONMENT_LABEL: "dev",
     }
     assert props["metadata"]["labels"] == {MODEL_LABEL: "churn"}, "inputs are not mutated"
 
 
 def test_helm_releases_and_untagged_aws_resources_are_left_alone() -> None:
-    labels = allocation_labels(team="ml", level=2)
+    labels = allocation_labels(team="ml", level=2, environment="dev")
     release = {"chart": "x", "values": {"a": 1}}
     assert label_props("kubernetes:helm.sh/v3:Release", release, labels) == release
     policy = {"role": "r", "policy": "{}"}
     assert label_props("aws:iam/rolePolicy:RolePolicy", policy, labels) == policy
+    role = {"name": "r"}
+    assert label_props("aws:iam/role:Role", role, labels, tags=True)["tags"] == labels
 
 
 @pytest.mark.parametrize("team", ["Data Science", "-ml", "x" * 64])
