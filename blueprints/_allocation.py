@@ -18,13 +18,18 @@ their namespaces carry the labels instead.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 import pulumi
-
-from mlops_blueprints.errors import BlueprintConfigError
+from mlops_blueprints.components.cost import (
+    BUDGET_TAG_KEY,
+    LEVEL_LABEL,
+    MODEL_LABEL,
+    TEAM_LABEL,
+    cost_allocation_labels,
+    validate_label_value,
+)
 
 __all__ = [
     "ENVIRONMENT_LABEL",
@@ -34,17 +39,15 @@ __all__ = [
     "TEAM_LABEL",
     "allocation_labels",
     "allocation_transformation",
+    "label_props",
+    "takes_tags",
     "validate_label_value",
 ]
 
-TEAM_LABEL: Final = "mlops-blueprints.io/team"
-ENVIRONMENT_LABEL: Final = "mlops-blueprints.io/environment"
-LEVEL_LABEL: Final = "mlops-blueprints.io/level"
-MODEL_LABEL: Final = "mlops-blueprints.io/model"
+ENVIRONMENT_LABEL: Final = BUDGET_TAG_KEY
 # Platform services serve every model; their cost is shared rather than charged to one.
 SHARED_MODEL: Final = "shared"
 
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Where each workload kind keeps the pod template's metadata.
 _POD_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "metadata"),
@@ -57,26 +60,13 @@ _POD_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-def validate_label_value(value: str, *, field: str) -> str:
-    if not value or not _LABEL_VALUE.match(value):
-        raise BlueprintConfigError(
-            field,
-            value,
-            "Use 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or "
-            "digit (it becomes a Kubernetes label value).",
-        )
-    return value
-
-
 def allocation_labels(
     *, team: str, level: int, environment: str, model: str = SHARED_MODEL
 ) -> dict[str, str]:
-    """The allocation labels, each a valid Kubernetes label value."""
+    """The allocation labels (``cost_allocation_labels`` plus the environment)."""
     return {
-        TEAM_LABEL: validate_label_value(team, field="team"),
+        **cost_allocation_labels(team, level, model),
         ENVIRONMENT_LABEL: validate_label_value(environment, field="environment"),
-        LEVEL_LABEL: str(level),
-        MODEL_LABEL: validate_label_value(model, field="model"),
     }
 
 

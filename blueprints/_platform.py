@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
+from mlops_blueprints.components.cicd import (
+    ArgoCd,
+    GithubActionsRole,
+    GithubOidcProvider,
+    GithubOidcProviderArgs,
+)
+from mlops_blueprints.components.cost import (
+    BudgetAlerts,
+    CostAllocation,
+    CostAllocationArgs,
+)
 from mlops_blueprints.components.data_lake import DataLake, DataLakeArgs
 from mlops_blueprints.components.feature_store import FeatureStore, FeatureStoreArgs
 from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNamespaceArgs
 from mlops_blueprints.components.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_blueprints.components.monitoring import (
+    MONITOR_LABELS,
+    MonitoringStack,
+    service_monitor,
+)
 from mlops_blueprints.components.node_pools import (
     NodePoolSpec,
     supported_classes,
@@ -25,7 +42,6 @@ from mlops_blueprints.components.serving import (
     validate_resources,
     validate_scaling,
 )
-from pydantic.alias_generators import to_camel
 
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets import (
@@ -48,7 +64,8 @@ from ._allocation import (
     validate_label_value,
 )
 from ._levels import LevelFeatures
-from ._spec import CONFIG_NAMESPACE, EndpointSettings, PlatformSpec
+from ._operations import OperationsPlan, plan_operations
+from ._spec import CONFIG_NAMESPACE, EndpointSettings, PlatformSpec, config_errors
 
 __all__ = [
     "Platform",
@@ -156,8 +173,7 @@ def plan_endpoints(spec: PlatformSpec) -> tuple[EndpointSettings, ...]:
     pools = level_node_pools(spec.features, target=spec.target)
     seen: set[str] = set()
     for index, endpoint in enumerate(spec.endpoints):
-        key = f"{CONFIG_NAMESPACE}:endpoints[{index}]"
-        try:
+        with config_errors(f"endpoints[{index}]"):
             validate_dns_label(endpoint.name, field="name")
             if endpoint.name in seen:
                 raise BlueprintConfigError(
@@ -194,10 +210,6 @@ def plan_endpoints(spec: PlatformSpec) -> tuple[EndpointSettings, ...]:
             validate_scaling(
                 deployment_mode=SERVING_DEPLOYMENT_MODE, **endpoint.model_dump(include=_SCALING)
             )
-        except BlueprintConfigError as error:
-            raise BlueprintConfigError(
-                f"{key}.{to_camel(error.field)}", error.value, error.fix
-            ) from None
     return spec.endpoints
 
 
@@ -238,6 +250,11 @@ class Platform(pulumi.ComponentResource):
         # Fail on bad target settings before anything, this component included, is registered.
         requests = platform_requests(spec.features)
         endpoints = plan_endpoints(spec)
+        operations = plan_operations(
+            spec,
+            level_node_pools(spec.features, target=spec.target),
+            model_namespace=PLATFORM_NAMESPACE,
+        )
         if spec.target == "aws":
             assert spec.aws is not None  # load_spec guarantees it
             AwsTarget.plan(spec.aws, cluster_name=spec.physical_name("eks"))
@@ -270,6 +287,14 @@ class Platform(pulumi.ComponentResource):
                 self.target.scoped_opts(),
             )
             outputs["namespace"] = self.namespace.namespace_name
+
+        self.monitoring: MonitoringStack | None = None
+        if operations.monitoring is not None:
+            self.monitoring = MonitoringStack(
+                "monitoring", operations.monitoring, self.target.scoped_opts()
+            )
+            outputs["grafana_url"] = self.monitoring.grafana_url
+            outputs["prometheus_url"] = self.monitoring.prometheus_url
 
         if features.enable_data_lake:
             self.data_lake = DataLake(
@@ -311,7 +336,7 @@ class Platform(pulumi.ComponentResource):
                     artifact_store=self.data_lake.artifacts,
                     enable_authentication=features.enable_service_authentication,
                     # Scraped once the monitoring stack exists (Level 2).
-                    enable_service_monitor=False,
+                    prometheus_operator=self._prometheus_operator,
                 ),
                 self.target.scoped_opts(),
             )
@@ -336,6 +361,8 @@ class Platform(pulumi.ComponentResource):
             )
             outputs["model_image_repository"] = self.model_images.repository_url
 
+        if operations.gitops is not None:
+            self._deploy_ci_cd(operations, outputs)
         if features.enable_pipelines:
             self._deploy_pipelines(outputs)
         if features.enable_serving:
@@ -365,9 +392,32 @@ class Platform(pulumi.ComponentResource):
                 }
         if requests.online_features is not None:
             self._deploy_feature_store(requests.online_features, outputs)
+        if features.enable_cost_allocation:
+            assert self.monitoring is not None  # cost allocation comes after basic monitoring
+            self.cost_allocation = CostAllocation(
+                "cost-allocation",
+                CostAllocationArgs(
+                    namespace=self.monitoring.namespace_name,
+                    depends_on_prometheus=self.monitoring.prometheus_operator,
+                    monitor_labels=MONITOR_LABELS,
+                    pricing="aws-list-prices" if spec.target == "aws" else "custom",
+                    cluster_id=spec.physical_name("cluster"),
+                ),
+                self.target.scoped_opts(),
+            )
+            outputs["opencost_url"] = self.cost_allocation.api_url
+        if operations.budget is not None:
+            self.budget = BudgetAlerts(
+                "budget", operations.budget, pulumi.ResourceOptions(parent=self)
+            )
+            outputs["budget_name"] = self.budget.budget_name
 
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    @property
+    def _prometheus_operator(self) -> pulumi.Resource | None:
+        return self.monitoring.prometheus_operator if self.monitoring is not None else None
 
     def _deploy_endpoint(
         self, endpoint: EndpointSettings, pools: tuple[NodePoolSpec, ...]
@@ -381,12 +431,45 @@ class Platform(pulumi.ComponentResource):
                 identity=self.serving_identity,
                 node_pools=pools,
                 allowed_namespaces=[self.namespace.namespace_name],
+                prometheus_operator=self._prometheus_operator,
                 # Settings carry InferenceEndpointArgs' field names.
                 **endpoint.model_dump(exclude={"name"}),
                 labels={MODEL_LABEL: parse_model_uri(endpoint.model_uri).name},
             ),
             self.target.scoped_opts(),
         )
+
+    def _deploy_ci_cd(
+        self, operations: OperationsPlan, outputs: dict[str, pulumi.Input[object]]
+    ) -> None:
+        assert operations.gitops is not None
+        operator = self._prometheus_operator
+        self.gitops = ArgoCd(
+            "gitops",
+            dataclasses.replace(
+                operations.gitops,
+                prometheus_operator=operator,
+                monitor_labels=MONITOR_LABELS if operator is not None else None,
+            ),
+            self.target.scoped_opts(),
+        )
+        if operations.ci_role is None:
+            return  # kind: no cloud identity for CI; pushes go to the in-cluster registry
+        github = GithubOidcProvider(
+            "github-oidc", GithubOidcProviderArgs(), pulumi.ResourceOptions(parent=self)
+        )
+        ci = GithubActionsRole(
+            "ci-build",
+            dataclasses.replace(operations.ci_role, oidc_provider_arn=github.arn),
+            pulumi.ResourceOptions(parent=self),
+        )
+        # Build and push the model image, read versioned datasets for the validation gate,
+        # keep its reports, and log and register the candidate model.
+        self.model_images.grant_push(ci)
+        self.data_lake.curated.grant_read(ci, prefix="dvc/")
+        self.data_lake.artifacts.grant_write(ci, prefix="ci/")
+        self.model_registry.grant_write(ci)
+        outputs["ci_role_arn"] = ci.role_arn
 
     def _deploy_pipelines(self, outputs: dict[str, pulumi.Input[object]]) -> None:
         # Upstream pods are not all 'restricted'-ready and talk to each other freely, so this
@@ -414,6 +497,21 @@ class Platform(pulumi.ComponentResource):
             ),
             self.target.scoped_opts(),
         )
+        if self.monitoring is not None:
+            # Argo's workflow controller counts runs by phase (the pipeline-failure alert). It
+            # serves metrics over https with a certificate it generates and publishes no CA for.
+            service_monitor(
+                "pipelines-service-monitor",
+                name="workflow-controller",
+                namespace=namespace.namespace_name,
+                selector={"app": "workflow-controller"},
+                port="metrics",
+                scheme="https",
+                insecure_skip_verify=True,
+                operator=self.monitoring.prometheus_operator,
+                parent=self,
+                depends_on=[self.pipelines],
+            )
         # Training pipelines log runs and register models.
         self.model_registry.grant_write(runner)
         outputs["pipeline_root"] = self.pipelines.pipeline_root
@@ -445,6 +543,21 @@ class Platform(pulumi.ComponentResource):
             self.target.scoped_opts(),
         )
         outputs["feature_server_url"] = self.feature_store.url
+        if self.monitoring is not None:
+            # The job label is the Service name, which the feature-store alerts select on.
+            service_monitor(
+                "feature-store-service-monitor",
+                name="feature-store",
+                namespace=namespace,
+                selector={
+                    "app.kubernetes.io/name": "feast-feature-server",
+                    "app.kubernetes.io/instance": "feature-store",
+                },
+                port="metrics",
+                operator=self.monitoring.prometheus_operator,
+                parent=self,
+                depends_on=[self.feature_store],
+            )
 
 
 def deploy_level(level: int) -> Platform:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from mlops_blueprints.errors import BlueprintConfigError
@@ -16,7 +18,17 @@ from mlops_blueprints.targets import TARGET_NAMES, AwsSettings, KindSettings
 from ._allocation import validate_label_value
 from ._levels import Level, LevelFeatures, features_for_level, parse_level
 
-__all__ = ["CONFIG_NAMESPACE", "EndpointSettings", "PlatformSpec", "load_spec"]
+__all__ = [
+    "CONFIG_NAMESPACE",
+    "BudgetSettings",
+    "CiCdSettings",
+    "EndpointSettings",
+    "MonitoringSettings",
+    "PlatformSpec",
+    "ReceiverSettings",
+    "config_errors",
+    "load_spec",
+]
 
 # Every level's stack is the same Pulumi project, so every level reads the same keys.
 CONFIG_NAMESPACE = "mlops-platform"
@@ -60,6 +72,115 @@ class EndpointSettings(BaseModel):
     canary_traffic_percent: int | None = None
 
 
+_CAMEL = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class SlackReceiverSettings(BaseModel):
+    """``components/monitoring`` ``SlackReceiver``: ``name``, ``webhookSecretName``,
+    ``webhookSecretKey`` (url), ``channel``."""
+
+    model_config = _CAMEL
+    name: str
+    webhook_secret_name: str
+    webhook_secret_key: str = "url"
+    channel: str | None = None
+
+
+class WebhookReceiverSettings(BaseModel):
+    """``WebhookReceiver``: ``name``, ``urlSecretName``, ``urlSecretKey`` (url), ``port``."""
+
+    model_config = _CAMEL
+    name: str
+    url_secret_name: str
+    url_secret_key: str = "url"
+    port: int = 443
+
+
+class EmailReceiverSettings(BaseModel):
+    """``EmailReceiver``: ``name``, ``to``, ``fromAddress``, ``smarthost``, ``authUsername``,
+    ``passwordSecretName``, ``passwordSecretKey`` (password)."""
+
+    model_config = _CAMEL
+    name: str
+    to: str
+    from_address: str
+    smarthost: str
+    auth_username: str | None = None
+    password_secret_name: str | None = None
+    password_secret_key: str = "password"
+
+
+class ReceiverSettings(BaseModel):
+    """Where one severity's alerts go: exactly one of ``slack``, ``webhook`` or ``email``."""
+
+    model_config = _CAMEL
+    slack: SlackReceiverSettings | None = None
+    webhook: WebhookReceiverSettings | None = None
+    email: EmailReceiverSettings | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReceiverSettings:
+        chosen = [k for k in ("slack", "webhook", "email") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of slack, webhook or email")
+        return self
+
+
+class MonitoringSettings(BaseModel):
+    """``mlops-platform:monitoring`` (Level 2 on): sizes, alert receivers and thresholds.
+
+    Keys are ``MonitoringStackArgs`` fields in camelCase (``retentionDays``,
+    ``storageSizeGib``, ``storageClassName``, ``scrapeIntervalSeconds``,
+    ``criticalReceiver``, ``warningReceiver``); ``thresholds`` are ``AlertThresholds`` fields
+    (``servingLatencyP95Seconds`` ...).
+    """
+
+    model_config = _CAMEL
+    retention_days: int = 15
+    retention_size_gib: int | None = None
+    storage_size_gib: int = 50
+    storage_class_name: str | None = None
+    scrape_interval_seconds: int = 30
+    critical_receiver: ReceiverSettings | None = None
+    warning_receiver: ReceiverSettings | None = None
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+
+class BudgetSettings(BaseModel):
+    """``mlops-platform:budget`` (Level 4 on aws): the monthly AWS budget and who is alerted.
+
+    ``monthlyLimitUsd``, ``emailAddresses``, ``snsTopicArn``, ``actualThresholdsPercent``
+    (80, 100) and ``forecastedThresholdsPercent`` (100), as ``BudgetAlertsArgs``.
+    """
+
+    model_config = _CAMEL
+    monthly_limit_usd: float
+    email_addresses: tuple[str, ...] = ()
+    sns_topic_arn: str | None = None
+    actual_thresholds_percent: tuple[float, ...] = (80.0, 100.0)
+    forecasted_thresholds_percent: tuple[float, ...] = (100.0,)
+
+
+class CiCdSettings(BaseModel):
+    """``mlops-platform:cicd`` (Level 2 on): who may deploy, and where GitOps reads from.
+
+    - ``repository``: the model repository (``OWNER/REPO``) whose GitHub Actions runs may
+      assume the CI role (aws).
+    - ``branches`` (main): branches of it trusted; ``environments`` (none): deployment
+      environments trusted.
+    - ``gitopsRepoUrl``: the GitOps repository Argo CD syncs (``https://`` or SSH).
+    - ``gitopsRevision`` (main) and ``gitopsPath`` (apps): what the root application tracks.
+    """
+
+    model_config = _CAMEL
+    repository: str
+    branches: tuple[str, ...] = ("main",)
+    environments: tuple[str, ...] = ()
+    gitops_repo_url: str
+    gitops_revision: str = "main"
+    gitops_path: str = "apps"
+
+
 class PlatformSpec(BaseModel):
     """Everything that shapes one platform: level, target, names and target settings."""
 
@@ -74,6 +195,9 @@ class PlatformSpec(BaseModel):
     aws: AwsSettings | None = None
     kind: KindSettings | None = None
     endpoints: tuple[EndpointSettings, ...] = ()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    budget: BudgetSettings | None = None
+    cicd: CiCdSettings | None = None
 
     @property
     def features(self) -> LevelFeatures:
@@ -81,6 +205,27 @@ class PlatformSpec(BaseModel):
 
     def physical_name(self, suffix: str) -> str:
         return f"{self.name}-{self.environment}-{suffix}"
+
+
+@contextmanager
+def config_errors(key: str, *, rename: dict[str, str] | None = None) -> Iterator[None]:
+    """Re-key a component's error to the stack config key it came from.
+
+    ``retention_days`` raised by ``MonitoringStackArgs`` under ``monitoring`` becomes
+    ``mlops-platform:monitoring.retentionDays``, so the message says what to set. ``rename``
+    maps an argument whose config key differs (``repo_url`` -> ``gitops_repo_url``).
+    """
+    try:
+        yield
+    except BlueprintConfigError as error:
+        if error.field.startswith(f"{CONFIG_NAMESPACE}:"):
+            raise  # already names its config key (an inner section)
+        head, dot, rest = error.field.partition(".")
+        field = (rename or {}).get(head, head) + dot + rest
+        path = ".".join(to_camel(part) for part in field.split("."))
+        raise BlueprintConfigError(
+            f"{CONFIG_NAMESPACE}:{key}.{path}", error.value, error.fix
+        ) from None
 
 
 def _fail_from_validation(error: ValidationError, *, key: str) -> BlueprintConfigError:
@@ -142,8 +287,22 @@ def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> 
             endpoints.append(EndpointSettings.model_validate(raw_endpoint))
         except ValidationError as error:
             raise _fail_from_validation(error, key=f"endpoints[{index}]") from None
+    sections: dict[str, Any] = {}
+    for key, model in (
+        ("monitoring", MonitoringSettings),
+        ("budget", BudgetSettings),
+        ("cicd", CiCdSettings),
+    ):
+        raw_section = cfg.get_object(key)
+        if raw_section is None:
+            continue
+        try:
+            sections[key] = model.model_validate(raw_section)
+        except ValidationError as error:
+            raise _fail_from_validation(error, key=key) from None
     return PlatformSpec(
         level=parsed_level,
+        **sections,
         endpoints=tuple(endpoints),
         target=target,
         name=name,

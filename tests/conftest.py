@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,16 @@ def upstream() -> Path:
             "(scripts/fetch-upstream downloads it)"
         )
     return Path(value)
+
+
+@pytest.fixture(autouse=True)
+def _reset_mlflow_tracking_uri() -> Iterator[None]:
+    """``mlflow.set_tracking_uri`` is process-wide (and exports MLFLOW_TRACKING_URI); undo it
+    after each test so one test's server never receives another test's runs."""
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        mlflow.set_tracking_uri(None)
 
 
 RenderFn = Callable[..., RenderResult]

@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import KeyValueConnection, WorkloadIdentity
+from mlops_blueprints.targets._seam import KeyValueConnection, Principal, WorkloadIdentity
 
 from .._opts import child_opts
-from ..database._common import require_irsa
+from ..identity import require_aws_role
 from ._plan import (
     KeyValueGrantMode,
     dynamodb_grant_statements,
@@ -158,22 +158,20 @@ class DynamoDbTable(pulumi.ComponentResource):
             table_prefix=self.table_name.apply(feast_table_prefix),
         )
 
-    def grant_read(self, identity: WorkloadIdentity, *, enable_scan: bool = False) -> None:
+    def grant_read(self, identity: Principal, *, enable_scan: bool = False) -> None:
         """Allow ``identity`` to get, batch-get and query items (and indexes) of the table and
         of the Feast tables named after it; ``Scan``, a whole-table read, only with
         ``enable_scan``. Never writes."""
         self._grant("read", identity, enable_scan=enable_scan)
 
-    def grant_write(self, identity: WorkloadIdentity) -> None:
+    def grant_write(self, identity: Principal) -> None:
         """Allow ``identity`` to put, update, delete and batch-write items, without asking
         for old values back, and to create (never drop) the Feast tables named after the
         table; never reads items or changes the base table."""
         self._grant("write", identity, enable_scan=False)
 
-    def _grant(
-        self, mode: KeyValueGrantMode, identity: WorkloadIdentity, *, enable_scan: bool
-    ) -> None:
-        role = require_irsa(identity, service="A DynamoDB table")
+    def _grant(self, mode: KeyValueGrantMode, identity: Principal, *, enable_scan: bool) -> None:
+        role = require_aws_role(identity, service="A DynamoDB table")
         scan = "-with-scan" if enable_scan else ""
         resource_name = f"{self._name}-{mode}{scan}-{identity.identity_name}"
         if resource_name in self._granted:

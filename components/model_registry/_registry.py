@@ -14,6 +14,7 @@ from mlops_blueprints import versions
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets._seam import (
     ObjectStore,
+    Principal,
     SqlDatabase,
     WorkloadIdentity,
     validate_dns_label,
@@ -24,6 +25,7 @@ from .._labels import standard_labels
 from .._opts import child_opts
 from ..database._common import deferred, text, validate_resources
 from ..kubernetes import allow_identity_egress, namespace_pod_peer, object_name
+from ..monitoring import MONITOR_LABELS
 from ._plan import MLFLOW_PORT, ChartPlan, chart_values, sitecustomize_source
 
 __all__ = ["ModelRegistry", "ModelRegistryArgs"]
@@ -56,9 +58,10 @@ class ModelRegistryArgs:
     - ``memory_limit_mib`` (1536): memory limit; must be at least the request.
     - ``prometheus_namespace`` (monitoring): namespace of the Prometheus pods admitted to
       scrape ``/metrics``.
-    - ``enable_service_monitor`` (on): a ServiceMonitor for the metrics endpoint; it needs the
-      prometheus-operator CRDs, so turn it off where no monitoring stack runs (Level 1).
-    - ``service_monitor_labels`` ({release: kube-prometheus-stack}): labels Prometheus selects
+    - ``prometheus_operator`` (None): what installs the ``monitoring.coreos.com`` CRDs (the
+      ``MonitoringStack``'s ``prometheus_operator``); the chart's ServiceMonitor for the
+      metrics endpoint is created only then, and the release waits for it.
+    - ``service_monitor_labels`` (``MONITOR_LABELS``): labels Prometheus selects
       ServiceMonitors by.
     - ``labels``: extra labels on every object created here.
     """
@@ -76,10 +79,8 @@ class ModelRegistryArgs:
     memory_request_mib: int = 768
     memory_limit_mib: int = 1536
     prometheus_namespace: pulumi.Input[str] = "monitoring"
-    enable_service_monitor: bool = True
-    service_monitor_labels: dict[str, str] = field(
-        default_factory=lambda: {"release": "kube-prometheus-stack"}
-    )
+    prometheus_operator: pulumi.Resource | None = None
+    service_monitor_labels: dict[str, str] = field(default_factory=lambda: dict(MONITOR_LABELS))
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,7 +139,7 @@ class ModelRegistryArgs:
                 "service_monitor_labels",
                 self.service_monitor_labels,
                 "Name the labels your Prometheus selects ServiceMonitors by (e.g. "
-                "{'release': 'kube-prometheus-stack'}).",
+                f"{MONITOR_LABELS}).",
             )
 
 
@@ -150,7 +151,7 @@ class ModelRegistry(pulumi.ComponentResource):
     Children: ``{name}-release`` (Helm release) and ``{name}-network-policy``; with
     ``replicas`` > 1 ``{name}-pdb``; with authentication ``{name}-admin-password`` (random)
     and ``{name}-admin`` (Secret); with IAM database auth ``{name}-python-hooks``
-    (ConfigMap). Each identity granted with ``grant_read``/``grant_write`` adds
+    (ConfigMap). Each workload identity granted with ``grant_read``/``grant_write`` adds
     ``{name}-{identity}-egress`` (NetworkPolicy in its namespace).
     """
 
@@ -240,7 +241,7 @@ class ModelRegistry(pulumi.ComponentResource):
             sitecustomize_config_map=hooks_name,
             service_monitor_namespace=namespace,
             service_monitor_labels=args.service_monitor_labels,
-            enable_service_monitor=args.enable_service_monitor,
+            enable_service_monitor=args.prometheus_operator is not None,
             resources={
                 "requests": {
                     "cpu": args.cpu_request,
@@ -258,7 +259,10 @@ class ModelRegistry(pulumi.ComponentResource):
             version=chart.version,
             repository_opts={"repo": chart.repository},
             values=chart_values(plan),
-            opts=child_opts(self),
+            opts=child_opts(
+                self,
+                depends_on=[args.prometheus_operator] if args.prometheus_operator else [],
+            ),
         )
         prometheus = namespace_pod_peer(
             args.prometheus_namespace, {"app.kubernetes.io/name": "prometheus"}
@@ -314,19 +318,24 @@ class ModelRegistry(pulumi.ComponentResource):
             ]
         )
 
-    def grant_read(self, identity: WorkloadIdentity) -> None:
+    def grant_read(self, identity: Principal) -> None:
         """Let ``identity`` use the tracking API and read artifacts under the prefix directly
-        from the object store (model servers' storage initializers do)."""
+        from the object store (model servers' storage initializers do). A principal outside
+        the cluster (a CI role) gets the object-store part only: it has no pods to admit."""
         self._args.artifact_store.grant_read(identity, prefix=self._args.artifact_prefix)
         self._admit(identity)
 
-    def grant_write(self, identity: WorkloadIdentity) -> None:
+    def grant_write(self, identity: Principal) -> None:
         """Let ``identity`` log runs and register models through the server, and write
-        artifacts under the prefix directly to the object store."""
+        artifacts under the prefix directly to the object store. A principal outside the
+        cluster (a CI role) gets the object-store part only: it has no pods to admit."""
         self._args.artifact_store.grant_write(identity, prefix=self._args.artifact_prefix)
         self._admit(identity)
 
-    def _admit(self, identity: WorkloadIdentity) -> None:
+    def _admit(self, principal: Principal) -> None:
+        if not isinstance(principal, WorkloadIdentity):
+            return  # no pods: nothing to admit to the server or to let out of a namespace
+        identity = principal
         existing = self._clients.get(identity.identity_name)
         if existing is not None and existing is not identity:
             raise BlueprintConfigError(

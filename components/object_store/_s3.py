@@ -11,13 +11,13 @@ import pulumi_aws as aws
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets._seam import (
     ObjectStoreArgs,
-    WorkloadIdentity,
+    Principal,
     validate_bucket_name,
     validate_prefix,
 )
 
 from .._opts import child_opts
-from ..identity import IrsaIdentity
+from ..identity import require_aws_role
 from ._policies import (
     GrantMode,
     access_log_delivery_statement,
@@ -227,23 +227,17 @@ class S3Bucket(pulumi.ComponentResource):
 
         return pulumi.Output.all(self.bucket.arn, account.account_id).apply(with_log_delivery)
 
-    def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+    def grant_read(self, identity: Principal, *, prefix: str = "") -> None:
         """Allow ``identity`` to list and read objects under ``prefix`` (whole bucket if empty)."""
         self._grant("read", identity, prefix)
 
-    def grant_write(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+    def grant_write(self, identity: Principal, *, prefix: str = "") -> None:
         """Allow ``identity`` to put objects under ``prefix``; never read or delete."""
         self._grant("write", identity, prefix)
 
-    def _grant(self, mode: GrantMode, identity: WorkloadIdentity, prefix: str) -> None:
+    def _grant(self, mode: GrantMode, identity: Principal, prefix: str) -> None:
         validate_prefix(prefix, field="prefix")
-        if not isinstance(identity, IrsaIdentity):
-            raise BlueprintConfigError(
-                "identity",
-                type(identity).__name__,
-                "An S3 bucket can only grant to an AWS workload identity (IrsaIdentity) "
-                "from the same target.",
-            )
+        role = require_aws_role(identity, service="An S3 bucket")
         document = pulumi.Output.all(self.arn, self._kms_key_arn).apply(
             lambda values: json.dumps(
                 {
@@ -256,8 +250,8 @@ class S3Bucket(pulumi.ComponentResource):
         )
         suffix = f"-{prefix.strip('/').replace('/', '-')}" if prefix else ""
         aws.iam.RolePolicy(
-            f"{self._name}-{mode}-{identity.identity_name}{suffix}",
-            role=identity.role_name,
+            f"{self._name}-{mode}-{role.identity_name}{suffix}",
+            role=role.role_name,
             policy=document,
             opts=child_opts(self),
         )

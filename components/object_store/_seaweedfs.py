@@ -19,6 +19,7 @@ import pulumi_random as random
 from mlops_blueprints.errors import BlueprintConfigError
 from mlops_blueprints.targets._seam import (
     ObjectStoreArgs,
+    Principal,
     WorkloadIdentity,
     validate_prefix,
 )
@@ -312,7 +313,7 @@ class SeaweedfsServer(pulumi.ComponentResource):
             merged.setdefault(id(identity), (identity, []))[1].extend(actions)
         return list(merged.values())
 
-    def add_grant(self, identity: WorkloadIdentity, actions: list[str]) -> None:
+    def add_grant(self, identity: Principal, actions: list[str]) -> None:
         if not isinstance(identity, StaticCredentialsIdentity):
             raise BlueprintConfigError(
                 "identity",
@@ -420,14 +421,14 @@ class SeaweedfsBucket(pulumi.ComponentResource):
         self.endpoint_url = server.endpoint_url
         self.register_outputs({"bucket_name": self.bucket_name, "uri": self.uri})
 
-    def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+    def grant_read(self, identity: Principal, *, prefix: str = "") -> None:
         """Allow ``identity`` to list the bucket and read objects under ``prefix``."""
         validate_prefix(prefix, field="prefix")
         self._server.add_grant(
             identity, seaweedfs_actions(mode="read", bucket=self._bucket, prefix=prefix)
         )
 
-    def grant_write(self, identity: WorkloadIdentity, *, prefix: str = "") -> None:
+    def grant_write(self, identity: Principal, *, prefix: str = "") -> None:
         """Allow ``identity`` to write objects under ``prefix``; never read or delete."""
         validate_prefix(prefix, field="prefix")
         self._server.add_grant(

@@ -11,7 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_blueprints.targets._seam import WorkloadIdentity, validate_dns_label
+from mlops_blueprints.targets._seam import (
+    Principal,
+    WorkloadIdentity,
+    require_workload_identity,
+    validate_dns_label,
+)
 from mlops_blueprints.versions import IMAGES
 
 from .._labels import standard_labels
@@ -296,15 +301,16 @@ class InClusterRegistry(pulumi.ComponentResource):
             identity_name=identity.identity_name, service_name=self._service_name
         )
 
-    def grant_pull(self, identity: WorkloadIdentity) -> None:
+    def grant_pull(self, identity: Principal) -> None:
         """Make ``identity`` a registry user (it can pull; distribution cannot stop it pushing)."""
         self._grant("pull", identity)
 
-    def grant_push(self, identity: WorkloadIdentity) -> None:
+    def grant_push(self, identity: Principal) -> None:
         """Make ``identity`` a registry user that pushes (and pulls) images."""
         self._grant("push", identity)
 
-    def _grant(self, mode: RegistryGrantMode, identity: WorkloadIdentity) -> None:
+    def _grant(self, mode: RegistryGrantMode, principal: Principal) -> None:
+        identity = require_workload_identity(principal, service="The in-cluster registry")
         prefix = f"{self._name}-{identity.identity_name}"
         grant, is_new = register_grant(
             self,

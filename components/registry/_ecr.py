@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.targets._seam import WorkloadIdentity
+from mlops_blueprints.targets._seam import Principal
 
 from .._opts import child_opts
-from ..database._common import require_irsa
+from ..identity import require_aws_role
 from ._plan import (
     RegistryGrantMode,
     ecr_grant_statements,
@@ -119,17 +119,17 @@ class EcrRepository(pulumi.ComponentResource):
             }
         )
 
-    def grant_pull(self, identity: WorkloadIdentity) -> None:
+    def grant_pull(self, identity: Principal) -> None:
         """Allow ``identity`` to log in and pull images from this repository only."""
         self._grant("pull", identity)
 
-    def grant_push(self, identity: WorkloadIdentity) -> None:
+    def grant_push(self, identity: Principal) -> None:
         """Allow ``identity`` to pull and push images to this repository; never delete."""
         self._grant("push", identity)
 
-    def _grant(self, mode: RegistryGrantMode, identity: WorkloadIdentity) -> None:
-        role = require_irsa(identity, service="An ECR repository")
-        resource_name = f"{self._name}-{mode}-{identity.identity_name}"
+    def _grant(self, mode: RegistryGrantMode, identity: Principal) -> None:
+        role = require_aws_role(identity, service="An ECR repository")
+        resource_name = f"{self._name}-{mode}-{role.identity_name}"
         if resource_name in self._granted:
             return  # the same grant twice is one grant
         self._granted.add(resource_name)

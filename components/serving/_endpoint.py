@@ -21,6 +21,7 @@ from ..database._common import (
     validate_resources,
 )
 from ..kubernetes import RESTRICTED_POD_SECURITY_CONTEXT
+from ..monitoring import service_monitor
 from ..node_pools import HardwareClass, NodePoolSpec
 from ._plan import (
     AutoscalingMetric,
@@ -300,22 +301,16 @@ class InferenceEndpoint(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         if args.prometheus_operator is not None:
-            k8s.apiextensions.CustomResource(
+            service_monitor(
                 f"{name}-service-monitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="ServiceMonitor",
-                metadata={
-                    "name": args.endpoint_name,
-                    "namespace": args.namespace,
-                    "labels": labels,
-                },
-                spec={
-                    "selector": {"matchLabels": selector},
-                    "endpoints": [{"targetPort": port, "path": "/metrics", "interval": "30s"}],
-                },
-                opts=child_opts(
-                    self, depends_on=[args.prometheus_operator, self.inference_service]
-                ),
+                name=args.endpoint_name,
+                namespace=args.namespace,
+                selector=selector,
+                port=port,
+                operator=args.prometheus_operator,
+                labels=labels,
+                parent=self,
+                depends_on=[self.inference_service],
             )
         self.endpoint_name = pulumi.Output.from_input(args.endpoint_name)
         self.url = pulumi.Output.concat(

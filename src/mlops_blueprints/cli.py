@@ -225,6 +225,62 @@ def verify(
 
 
 @app.command()
+def cost(
+    *,
+    level: Annotated[
+        str | None, typer.Option("--level", "-l", help="Maturity level, 1-4 (default 1).")
+    ] = None,
+    target: Annotated[str, typer.Option("--target", "-t", help="Only aws is priced.")] = "aws",
+    rendered: Annotated[
+        Path | None, typer.Option("--rendered", help="Price this rendered folder instead.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Config override key=value, as in render.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Price in this region (default: the render's).")
+    ] = None,
+    assume: Annotated[
+        list[str] | None, typer.Option("--assume", help="Override an assumption, key=value.")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Estimate a level's monthly aws bill offline, from its render and dated list prices."""
+    from mlops_blueprints.cost import estimate, load_inventory, parse_assumptions, print_estimate
+
+    if output_format not in ("table", "json"):
+        _usage_error(f"--format {output_format!r} is not a format: use table or json")
+    if _validated_target(target) != "aws":
+        _usage_error(f"--target {target!r}: only aws is priced; kind runs on your own machine")
+    if rendered is not None and (level is not None or set_):
+        _usage_error("--rendered prices an existing render: drop --level and --set")
+    try:
+        assumptions = parse_assumptions(assume or [])
+        if rendered is not None:
+            inventory = load_inventory(rendered)
+            title = str(rendered)
+        else:
+            level_number = _validated_level(level or "1")
+            with tempfile.TemporaryDirectory(prefix="mlops-bp-cost-") as scratch:
+                _render(
+                    level=level_number,
+                    stack_dir=None,
+                    target="aws",
+                    sets=set_ or [],
+                    out=Path(scratch),
+                )
+                inventory = load_inventory(Path(scratch))
+            title = f"Level {level_number} on aws"
+        result = estimate(inventory, region=region, assumptions=assumptions)
+    except UsageError as error:
+        _usage_error(str(error))
+    if output_format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        print_estimate(console, result, title=title)
+
+
+@app.command()
 def docs(
     check_only: Annotated[
         bool, typer.Option("--check", help="Fail if a generated table is stale; write nothing.")

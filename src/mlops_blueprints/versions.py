@@ -85,6 +85,8 @@ IMAGES: dict[str, str] = {
     # KServe model servers, at the release of the kserve-resources chart.
     "kserve-sklearnserver": "kserve/sklearnserver:v0.20.0",
     "kserve-xgbserver": "kserve/xgbserver:v0.20.0",
+    # AWS's neuron-monitor with its Prometheus exporter; the neuron-helm-chart has no monitor.
+    "neuron-monitor": "public.ecr.aws/neuron/neuron-monitor:1.1.0",
 }
 
 # Kubeflow Pipelines release whose upstream kustomize manifests (cluster-scoped resources and

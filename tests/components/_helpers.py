@@ -84,3 +84,67 @@ def pods_of(namespace: str, selector: dict[str, str]) -> dict[str, Any]:
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
         "podSelector": {"matchLabels": selector},
     }
+
+
+def stand_in_operator(name: str = "prometheus") -> Any:
+    """A kube-prometheus-stack release standing in for the one that installs the monitoring
+    CRDs, for components that take ``prometheus_operator``."""
+    import pulumi_kubernetes as k8s  # noqa: PLC0415 - only some tests render Kubernetes objects
+
+    from mlops_blueprints import versions  # noqa: PLC0415
+
+    chart = versions.CHARTS["kube-prometheus-stack"]
+    return k8s.helm.v3.Release(
+        name,
+        name=name,
+        namespace="monitoring",
+        create_namespace=True,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts={"repo": chart.repository},
+        values={},
+    )
+
+
+def aws_model_registry(artifacts_bucket: str) -> tuple[Any, Any]:
+    """An MLflow ModelRegistry on RDS and an S3 artifacts bucket (``artifacts``), as the aws
+    target wires it: returns (registry, artifacts bucket)."""
+    from mlops_blueprints.components.database import (  # noqa: PLC0415
+        RdsPostgres,
+        RdsPostgresArgs,
+    )
+    from mlops_blueprints.components.kubernetes import (  # noqa: PLC0415
+        WorkloadNamespace,
+        WorkloadNamespaceArgs,
+    )
+    from mlops_blueprints.components.model_registry import (  # noqa: PLC0415
+        ModelRegistry,
+        ModelRegistryArgs,
+    )
+    from mlops_blueprints.components.object_store import S3Bucket, S3BucketArgs  # noqa: PLC0415
+
+    apps = WorkloadNamespace("apps", WorkloadNamespaceArgs(namespace="mlops"))
+    server = irsa(apps.namespace_name, "mlflow")
+    database = RdsPostgres(
+        "tracking-db",
+        RdsPostgresArgs(
+            identifier="acme-db",
+            vpc_id="vpc-0abc",
+            subnet_ids=["subnet-a", "subnet-b"],
+            allowed_cidr_blocks=["10.0.0.0/16"],
+        ),
+    )
+    artifacts = S3Bucket("artifacts", S3BucketArgs(bucket_name=artifacts_bucket))
+    database.grant_connect(server)
+    artifacts.grant_read(server, prefix="mlflow/")
+    artifacts.grant_write(server, prefix="mlflow/")
+    registry = ModelRegistry(
+        "registry",
+        ModelRegistryArgs(
+            namespace=apps.namespace_name,
+            identity=server,
+            database=database,
+            artifact_store=artifacts,
+        ),
+    )
+    return registry, artifacts

@@ -57,6 +57,7 @@ from tests.components._helpers import (
     pods_of,
     raises,
     render_checked,
+    stand_in_operator,
 )
 
 pytestmark = pytest.mark.unit
@@ -235,6 +236,7 @@ def kind(tmp_path_factory: pytest.TempPathFactory) -> RenderCapture:
         database.grant_connect(server)
         bucket.grant_read(server, prefix="mlflow/")
         bucket.grant_write(server, prefix="mlflow/")
+        operator = stand_in_operator()
         registry = ModelRegistry(
             "registry",
             ModelRegistryArgs(
@@ -242,6 +244,7 @@ def kind(tmp_path_factory: pytest.TempPathFactory) -> RenderCapture:
                 identity=server,
                 database=database,
                 artifact_store=bucket,
+                prometheus_operator=operator,
             ),
         )
         registry.grant_write(trainer)
@@ -403,7 +406,14 @@ def test_metrics_are_scraped_by_a_service_monitor(kind: RenderCapture) -> None:
     monitor = _values(kind)["serviceMonitor"]
     assert monitor["enabled"] is True
     assert monitor["namespace"] == "mlops"
-    assert monitor["labels"] == {"release": "kube-prometheus-stack"}
+    assert monitor["labels"] == {"mlops-blueprints.io/monitoring": "true"}
+    # The chart's ServiceMonitor needs the CRDs the operator's release installs.
+    found = by_name(kind)
+    assert found["prometheus"].urn in found["registry-release"].dependencies
+
+
+def test_no_service_monitor_without_an_operator(aws: RenderCapture) -> None:
+    assert _values(aws)["serviceMonitor"]["enabled"] is False
 
 
 def test_server_admits_prometheus_and_granted_clients_only(kind: RenderCapture) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,10 +32,9 @@ from mlops_blueprints.components.serving import (
     select_pool,
 )
 
-from mlops_blueprints import versions
 from mlops_blueprints.render import RenderCapture
 from mlops_blueprints.versions import IMAGES
-from tests.components._helpers import by_name, children, raises
+from tests.components._helpers import by_name, children, raises, stand_in_operator
 
 pytestmark = pytest.mark.unit
 
@@ -62,17 +60,7 @@ def _program(
         )
         operator = None
         if monitoring:
-            chart = versions.CHARTS["kube-prometheus-stack"]
-            operator = k8s.helm.v3.Release(
-                "prometheus",
-                name="prometheus",
-                namespace="monitoring",
-                create_namespace=True,
-                chart=chart.chart,
-                version=chart.version,
-                repository_opts={"repo": chart.repository},
-                values={},
-            )
+            operator = stand_in_operator()
         settings: dict[str, Any] = {
             "namespace": ns.namespace_name,
             "endpoint_name": "churn",
@@ -225,7 +213,13 @@ def test_cpu_endpoint_children_and_pod_identity(render: Callable[..., RenderCapt
     isvc = found["churn-inference-service"]
     assert found["serving-kserve-resources"].urn in isvc.dependencies
     assert found["serving-runtime-sklearn"].urn in isvc.dependencies
-    assert found["prometheus"].urn in found["churn-service-monitor"].dependencies
+    monitor = found["churn-service-monitor"]
+    assert found["prometheus"].urn in monitor.dependencies
+    # Prometheus selects monitors by this label only.
+    assert monitor.inputs["metadata"]["labels"]["mlops-blueprints.io/monitoring"] == "true"
+    assert monitor.inputs["spec"]["selector"] == {
+        "matchLabels": {"serving.kserve.io/inferenceservice": "churn"}
+    }
     predictor = isvc.inputs["spec"]["predictor"]
     assert predictor["serviceAccountName"] == "model"
     assert predictor["labels"]["mlops-blueprints.io/identity"] == "model"

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlops_blueprints.blueprints import deploy_level
 from mlops_blueprints.blueprints._spec import CONFIG_NAMESPACE
 
 from mlops_blueprints.check import run_checks
 from mlops_blueprints.errors import BlueprintConfigError
-from mlops_blueprints.render import find_level_stack, load_stack_config, run_program
 from tests.conftest import RenderFn
+from tests.unit._config import config_error
 
 pytestmark = pytest.mark.unit
 
@@ -106,30 +105,10 @@ def test_level3_aws_gpu_endpoint_tolerates_and_requests_the_gpu(
     _assert_checks_clean(result, upstream)
 
 
-def _config(level: int, target: str, endpoints: list[dict[str, Any]]) -> dict[str, str]:
-    raw = load_stack_config(find_level_stack(level), target, CONFIG_NAMESPACE)
-    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
-    config[f"{CONFIG_NAMESPACE}:endpoints"] = json.dumps(endpoints)
-    return config
-
-
 def _fails_before_registering(
     level: int, target: str, endpoints: list[dict[str, Any]]
 ) -> BlueprintConfigError:
-    caught: list[BlueprintConfigError] = []
-
-    def program() -> None:
-        try:
-            deploy_level(level)
-        except BlueprintConfigError as error:
-            caught.append(error)
-
-    capture = run_program(
-        program, project=CONFIG_NAMESPACE, stack=target, config=_config(level, target, endpoints)
-    )
-    assert len(caught) == 1, "the program must fail with a BlueprintConfigError"
-    assert capture.registrations == [], "nothing may be registered before the error"
-    return caught[0]
+    return config_error(level, target, endpoints=endpoints)
 
 
 _CHURN = {"name": "churn", "modelUri": "models:/churn@champion", "storageUri": _STORAGE}

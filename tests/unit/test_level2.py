@@ -27,7 +27,9 @@ def test_aws_level2_adds_a_tainted_gpu_pool_and_the_device_plugin(render_level: 
         if r.type == "kubernetes:helm.sh/v3:Release"
     )
     assert charts == [
+        "argo-cd",
         "cert-manager",
+        "kube-prometheus-stack",
         "mlflow",
         "nvidia-device-plugin",
         "oci://ghcr.io/kserve/charts/kserve-crd",

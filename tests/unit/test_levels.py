@@ -225,13 +225,13 @@ def _inventory(result: RenderResult) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def blueprint_inventories() -> dict[tuple[int, str], list[dict[str, Any]]]:
-    """Every level of the blueprint on each target, all with level 1's stack config."""
+    """Every level of the blueprint on each target, each with its own level's stack config
+    (higher levels need more settings: CI/CD from Level 2, a budget at Level 4 on aws)."""
     found: dict[tuple[int, str], list[dict[str, Any]]] = {}
-    stack_dir = find_level_stack(1)
     for target in TARGETS:
-        raw = load_stack_config(stack_dir, target, CONFIG_NAMESPACE)
-        config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
         for level in LEVELS:
+            raw = load_stack_config(find_level_stack(level), target, CONFIG_NAMESPACE)
+            config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
             capture = run_program(
                 lambda level=level: deploy_level(level),
                 project=CONFIG_NAMESPACE,

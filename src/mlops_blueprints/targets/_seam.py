@@ -28,6 +28,7 @@ __all__ = [
     "NodePool",
     "ObjectStore",
     "ObjectStoreArgs",
+    "Principal",
     "SqlConnection",
     "SqlDatabase",
     "SqlDatabaseArgs",
@@ -35,6 +36,7 @@ __all__ = [
     "TargetPosture",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
+    "require_workload_identity",
     "validate_bucket_name",
     "validate_dns_label",
     "validate_prefix",
@@ -126,7 +128,17 @@ def validate_prefix(value: str, *, field: str) -> str:
 
 
 @runtime_checkable
-class WorkloadIdentity(Protocol):
+class Principal(Protocol):
+    """Anything a data service can grant to: a workload identity (pods in the cluster) or an
+    identity outside the cluster, such as a CI role. Implementations refuse the kinds they
+    cannot serve (an in-cluster store serves only workload identities)."""
+
+    @property
+    def identity_name(self) -> str: ...
+
+
+@runtime_checkable
+class WorkloadIdentity(Principal, Protocol):
     """A Kubernetes service account that carries permissions in the target's data plane."""
 
     @property
@@ -150,6 +162,19 @@ class WorkloadIdentity(Protocol):
         ...
 
 
+def require_workload_identity(identity: Principal, *, service: str) -> WorkloadIdentity:
+    """``identity`` as a workload identity, or a configuration error: in-cluster services
+    authenticate pods, so a principal without pods (a CI role) cannot use them."""
+    if not isinstance(identity, WorkloadIdentity):
+        raise BlueprintConfigError(
+            "identity",
+            type(identity).__name__,
+            f"{service} serves Kubernetes workload identities only; grant a principal "
+            "outside the cluster (such as a CI role) on a cloud service instead.",
+        )
+    return identity
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """An S3-compatible bucket with least-privilege grants."""
@@ -163,9 +188,9 @@ class ObjectStore(Protocol):
     @property
     def endpoint_url(self) -> pulumi.Output[str]: ...
 
-    def grant_read(self, identity: WorkloadIdentity, *, prefix: str = "") -> None: ...
+    def grant_read(self, identity: Principal, *, prefix: str = "") -> None: ...
 
-    def grant_write(self, identity: WorkloadIdentity, *, prefix: str = "") -> None: ...
+    def grant_write(self, identity: Principal, *, prefix: str = "") -> None: ...
 
 
 @runtime_checkable
@@ -259,9 +284,9 @@ class ContainerRegistry(Protocol):
     @property
     def repository_url(self) -> pulumi.Output[str]: ...
 
-    def grant_pull(self, identity: WorkloadIdentity) -> None: ...
+    def grant_pull(self, identity: Principal) -> None: ...
 
-    def grant_push(self, identity: WorkloadIdentity) -> None: ...
+    def grant_push(self, identity: Principal) -> None: ...
 
 
 @runtime_checkable

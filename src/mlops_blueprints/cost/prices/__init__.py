@@ -1,0 +1,1 @@
+"""Dated price tables, one JSON file per provider and region (``<provider>-<region>.json``)."""
