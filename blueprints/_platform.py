@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from mlops_blueprints.components.cicd import (
@@ -23,6 +24,7 @@ from mlops_blueprints.components.kubernetes import WorkloadNamespace, WorkloadNa
 from mlops_blueprints.components.model_registry import ModelRegistry, ModelRegistryArgs
 from mlops_blueprints.components.monitoring import (
     MONITOR_LABELS,
+    MONITORING_NAMESPACE,
     MonitoringStack,
     service_monitor,
 )
@@ -31,7 +33,12 @@ from mlops_blueprints.components.node_pools import (
     supported_classes,
     validate_pools,
 )
-from mlops_blueprints.components.pipelines import Pipelines, PipelinesArgs
+from mlops_blueprints.components.object_store import SEAWEEDFS_S3_PORT
+from mlops_blueprints.components.pipelines import (
+    Pipelines,
+    PipelinesArgs,
+    allow_pipeline_traffic,
+)
 from mlops_blueprints.components.serving import (
     InferenceEndpoint,
     InferenceEndpointArgs,
@@ -364,7 +371,7 @@ class Platform(pulumi.ComponentResource):
         if operations.gitops is not None:
             self._deploy_ci_cd(operations, outputs)
         if features.enable_pipelines:
-            self._deploy_pipelines(outputs)
+            self._deploy_pipelines(spec, outputs)
         if features.enable_serving:
             self.serving = ServingStack(
                 "serving",
@@ -471,15 +478,44 @@ class Platform(pulumi.ComponentResource):
         self.model_registry.grant_write(ci)
         outputs["ci_role_arn"] = ci.role_arn
 
-    def _deploy_pipelines(self, outputs: dict[str, pulumi.Input[object]]) -> None:
-        # Upstream pods are not all 'restricted'-ready and talk to each other freely, so this
-        # namespace runs 'baseline' without default-deny (see components/pipelines/README.md).
+    def _deploy_pipelines(
+        self, spec: PlatformSpec, outputs: dict[str, pulumi.Input[object]]
+    ) -> None:
+        # Upstream pods are not all 'restricted'-ready, so this namespace runs 'baseline'. It
+        # denies traffic by default like the others; one policy opens what upstream needs.
         namespace = WorkloadNamespace(
             "pipelines-namespace",
-            WorkloadNamespaceArgs(
-                namespace=PIPELINES_NAMESPACE, pod_security="baseline", enable_default_deny=False
-            ),
+            WorkloadNamespaceArgs(namespace=PIPELINES_NAMESPACE, pod_security="baseline"),
             self.target.scoped_opts(),
+        )
+        if spec.aws is not None:
+            api_server_cidrs = [spec.aws.vpc_cidr]
+            object_store_egress: list[dict[str, Any]] = []  # S3 over HTTPS, already open
+        else:
+            kind = spec.kind or KindSettings()
+            api_server_cidrs = [kind.node_cidr]
+            object_store_egress = [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {
+                                    "kubernetes.io/metadata.name": kind.storage_namespace
+                                }
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": SEAWEEDFS_S3_PORT}],
+                }
+            ]
+        allow_pipeline_traffic(
+            self,
+            "pipelines-traffic",
+            namespace=namespace.namespace_name,
+            client_namespaces=[self.namespace.namespace_name],
+            monitoring_namespace=MONITORING_NAMESPACE,
+            api_server_cidrs=api_server_cidrs,
+            extra_egress=object_store_egress,
         )
         runner = self.target.workload_identity(
             "pipeline-runner-identity",

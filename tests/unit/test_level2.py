@@ -67,3 +67,33 @@ def test_level2_adds_pipelines_serving_and_wires_them_to_the_registry(
     assert egress["spec"]["podSelector"] == {
         "matchLabels": {"mlops-blueprints.io/identity": "model-serving"}
     }
+
+
+@pytest.mark.parametrize("target", ["aws", "kind"])
+def test_pipelines_namespace_denies_by_default_and_opens_what_upstream_needs(
+    render_level: RenderFn, target: str
+) -> None:
+    resources = {r.name: r for r in render_level(2, target).capture.registrations}
+    deny = resources["pipelines-namespace-default-deny"].inputs
+    assert deny["metadata"]["namespace"] == "kubeflow"
+    assert deny["spec"]["podSelector"] == {}
+    assert sorted(deny["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    traffic = resources["pipelines-traffic"].inputs["spec"]
+    assert traffic["podSelector"] == {}
+    assert {"from": [{"podSelector": {}}]} in traffic["ingress"]
+    https = {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+    assert https in traffic["egress"]
+    api = traffic["egress"][1]
+    assert api["ports"] == [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+    assert api["to"] == [
+        {"ipBlock": {"cidr": "10.0.0.0/16" if target == "aws" else "172.18.0.0/16"}}
+    ]
+    storage = [
+        rule
+        for rule in traffic["egress"]
+        if rule.get("ports") == [{"protocol": "TCP", "port": 8333}]
+    ]
+    assert len(storage) == (1 if target == "kind" else 0)
