@@ -520,7 +520,12 @@ class Platform(pulumi.ComponentResource):
         runner = self.target.workload_identity(
             "pipeline-runner-identity",
             WorkloadIdentityArgs(
-                namespace=namespace.namespace_name, service_account_name="pipeline-runner-mlops"
+                namespace=namespace.namespace_name,
+                service_account_name="pipeline-runner-mlops",
+                api_access_reason=(
+                    "Argo's executor and the KFP driver in run pods read and patch their "
+                    "workflow through the Kubernetes API"
+                ),
             ),
             self.target.scoped_opts(),
         )

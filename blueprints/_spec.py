@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -25,9 +26,12 @@ __all__ = [
     "EndpointSettings",
     "MonitoringSettings",
     "PlatformSpec",
+    "PolicySettings",
     "ReceiverSettings",
+    "SuppressionSettings",
     "config_errors",
     "load_spec",
+    "parse_policy_settings",
 ]
 
 # Every level's stack is the same Pulumi project, so every level reads the same keys.
@@ -181,6 +185,38 @@ class CiCdSettings(BaseModel):
     gitops_path: str = "apps"
 
 
+PolicyEnforcement = Literal["advisory", "mandatory"]
+RuleEnforcement = Literal["advisory", "mandatory", "disabled"]
+# A suppression's reason is read by auditors: a word or two ("ok", "todo") says nothing.
+MIN_SUPPRESSION_REASON_CHARS = 10
+
+
+class SuppressionSettings(BaseModel):
+    """One accepted policy violation: ``rule``, ``resource`` (its Pulumi name or URN) and
+    ``reason`` (why it is accepted, at least ``MIN_SUPPRESSION_REASON_CHARS`` characters)."""
+
+    model_config = _CAMEL
+    rule: str
+    resource: str
+    reason: str = ""
+
+
+class PolicySettings(BaseModel):
+    """``mlops-platform:policies``: how the policy rules apply to this stack.
+
+    - ``enforcement``: ``advisory`` or ``mandatory`` for every rule; unset, the level decides
+      (mandatory at Level 4, advisory below).
+    - ``rules``: rule name -> ``advisory``, ``mandatory`` or ``disabled``, over ``enforcement``.
+    - ``suppressions``: accepted violations, each ``{rule, resource, reason}``; they stay in
+      every report with their reason.
+    """
+
+    model_config = _CAMEL
+    enforcement: PolicyEnforcement | None = None
+    rules: dict[str, RuleEnforcement] = Field(default_factory=dict)
+    suppressions: tuple[SuppressionSettings, ...] = ()
+
+
 class PlatformSpec(BaseModel):
     """Everything that shapes one platform: level, target, names and target settings."""
 
@@ -198,6 +234,7 @@ class PlatformSpec(BaseModel):
     monitoring: MonitoringSettings = MonitoringSettings()
     budget: BudgetSettings | None = None
     cicd: CiCdSettings | None = None
+    policies: PolicySettings = PolicySettings()
 
     @property
     def features(self) -> LevelFeatures:
@@ -239,6 +276,86 @@ def _fail_from_validation(error: ValidationError, *, key: str) -> BlueprintConfi
     else:
         fix = first["msg"] + "."
     return BlueprintConfigError(field, first.get("input"), fix)
+
+
+def _closest(name: str, known: Collection[str]) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (closest: {match[0]!r})" if match else ""
+
+
+def parse_policy_settings(raw: object, *, rule_names: Collection[str] | None) -> PolicySettings:
+    """Validate ``mlops-platform:policies``; ``rule_names`` (when known) are the valid rules.
+
+    Every suppression needs a reason an auditor can read, and may name only a known rule.
+    """
+    key = "policies"
+    field = f"{CONFIG_NAMESPACE}:{key}"
+    if raw is None:
+        return PolicySettings()
+    if not isinstance(raw, Mapping):
+        raise BlueprintConfigError(
+            field,
+            raw,
+            "Give an object, e.g. {enforcement: mandatory, rules: {<rule>: advisory}, "
+            "suppressions: [{rule: <rule>, resource: <name>, reason: <why>}]}.",
+        )
+    raw_suppressions = raw.get("suppressions") or []
+    if not isinstance(raw_suppressions, list):
+        raise BlueprintConfigError(
+            f"{field}.suppressions",
+            raw_suppressions,
+            "Give a list of {rule, resource, reason} objects.",
+        )
+    suppressions = []
+    for index, item in enumerate(raw_suppressions):
+        where = f"{key}.suppressions[{index}]"
+        try:
+            suppression = SuppressionSettings.model_validate(item)
+        except ValidationError as error:
+            raise _fail_from_validation(error, key=where) from None
+        if len(suppression.reason.strip()) < MIN_SUPPRESSION_REASON_CHARS:
+            raise BlueprintConfigError(
+                f"{CONFIG_NAMESPACE}:{where}.reason",
+                suppression.reason,
+                f"Say why this violation is accepted, in at least {MIN_SUPPRESSION_REASON_CHARS} "
+                "characters (e.g. 'scanner needs the public endpoint until the VPN lands').",
+            )
+        if rule_names is not None and suppression.rule not in rule_names:
+            raise BlueprintConfigError(
+                f"{CONFIG_NAMESPACE}:{where}.rule",
+                suppression.rule,
+                "Name a policy rule listed in docs/policies.md"
+                f"{_closest(suppression.rule, rule_names)}.",
+            )
+        suppressions.append(suppression)
+    try:
+        settings = PolicySettings.model_validate({**raw, "suppressions": suppressions})
+    except ValidationError as error:
+        raise _fail_from_validation(error, key=key) from None
+    if rule_names is not None:
+        for name in settings.rules:
+            if name not in rule_names:
+                raise BlueprintConfigError(
+                    f"{field}.rules",
+                    name,
+                    f"Name a policy rule listed in docs/policies.md{_closest(name, rule_names)}.",
+                )
+    return settings
+
+
+def _policy_rule_names() -> frozenset[str] | None:
+    """Names of every policy rule, or None where the policy SDK is not installed.
+
+    The core install has no policy SDK; there the names are checked by ``mlops-bp check`` and
+    the policy pack, which both need it.
+    """
+    try:
+        from mlops_blueprints.policies import ALL_RULES  # noqa: PLC0415 - optional, heavy
+    except ModuleNotFoundError as error:
+        if error.name != "pulumi_policy":
+            raise
+        return None
+    return frozenset(rule.name for rule in ALL_RULES)
 
 
 def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> PlatformSpec:
@@ -300,6 +417,9 @@ def load_spec(level: Level | int | str, config: pulumi.Config | None = None) -> 
             sections[key] = model.model_validate(raw_section)
         except ValidationError as error:
             raise _fail_from_validation(error, key=key) from None
+    raw_policies = cfg.get_object("policies")
+    if raw_policies is not None:
+        sections["policies"] = parse_policy_settings(raw_policies, rule_names=_policy_rule_names())
     return PlatformSpec(
         level=parsed_level,
         **sections,

@@ -9,7 +9,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_blueprints.targets._seam import validate_dns_label
+from mlops_blueprints.targets._seam import (
+    service_account_token_settings,
+    validate_api_access_reason,
+    validate_dns_label,
+)
 
 from .._labels import standard_labels
 from .._opts import child_opts
@@ -33,6 +37,8 @@ class IrsaIdentityArgs:
     - ``oidc_provider_arn``: the ARN of the cluster's IAM OIDC provider.
     - ``oidc_issuer_url``: the cluster's OIDC issuer URL (``https://oidc.eks...``).
     - ``max_session_duration_seconds`` (3600): the shortest AWS allows.
+    - ``api_access_reason`` (None): why pods of this identity call the Kubernetes API; only
+      then does the service account mount a token (annotated with the reason).
     - ``tags``: added to the role.
     """
 
@@ -41,10 +47,12 @@ class IrsaIdentityArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
     max_session_duration_seconds: int = 3600
+    api_access_reason: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_dns_label(self.service_account_name, field="service_account_name")
+        validate_api_access_reason(self.api_access_reason)
 
 
 class IrsaIdentity(pulumi.ComponentResource):
@@ -86,16 +94,17 @@ class IrsaIdentity(pulumi.ComponentResource):
             tags=args.tags,
             opts=child_opts(self),
         )
+        automount, api_annotations = service_account_token_settings(args.api_access_reason)
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
                 "name": args.service_account_name,
                 "namespace": args.namespace,
                 "labels": standard_labels("workload-identity", instance=args.service_account_name),
-                "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
+                "annotations": {"eks.amazonaws.com/role-arn": self.role.arn, **api_annotations},
             },
-            # Pods opt in to a token explicitly (the IRSA webhook projects its own).
-            automount_service_account_token=False,
+            # Pods get an API token only with a stated reason (IRSA projects its own token).
+            automount_service_account_token=automount,
             opts=child_opts(self),
         )
         self._pod_labels = identity_pod_labels(args.service_account_name)

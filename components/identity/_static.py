@@ -8,7 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlops_blueprints.targets._seam import validate_dns_label
+from mlops_blueprints.targets._seam import (
+    service_account_token_settings,
+    validate_api_access_reason,
+    validate_dns_label,
+)
 
 from .._labels import standard_labels
 from .._opts import child_opts
@@ -23,13 +27,17 @@ class StaticCredentialsIdentityArgs:
 
     - ``namespace``: the (existing) namespace of the service account and its Secret.
     - ``service_account_name``: created here; the Secret is ``<service_account_name>-credentials``.
+    - ``api_access_reason`` (None): why pods of this identity call the Kubernetes API; only
+      then does the service account mount a token (annotated with the reason).
     """
 
     namespace: pulumi.Input[str]
     service_account_name: str
+    api_access_reason: str | None = None
 
     def __post_init__(self) -> None:
         validate_dns_label(self.service_account_name, field="service_account_name")
+        validate_api_access_reason(self.api_access_reason)
 
 
 class StaticCredentialsIdentity(pulumi.ComponentResource):
@@ -62,14 +70,16 @@ class StaticCredentialsIdentity(pulumi.ComponentResource):
             f"{name}-secret-key", length=40, special=False, opts=child_opts(self)
         )
         labels = standard_labels("workload-identity", instance=args.service_account_name)
+        automount, api_annotations = service_account_token_settings(args.api_access_reason)
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
                 "name": args.service_account_name,
                 "namespace": args.namespace,
                 "labels": labels,
+                "annotations": api_annotations,
             },
-            automount_service_account_token=False,
+            automount_service_account_token=automount,
             opts=child_opts(self),
         )
         secret = k8s.core.v1.Secret(

@@ -521,6 +521,13 @@ def neuron_monitor_pod_spec(neuron_pools: Sequence[NodePoolSpec]) -> dict[str, A
                 "ports": [{"name": "metrics", "containerPort": NEURON_MONITOR_PORT}],
                 "env": [{"name": "GOMEMLIMIT", "value": "160MiB"}],
                 "resources": _NEURON_MONITOR_RESOURCES,
+                # The exporter answers on its metrics port once it has read the devices.
+                "readinessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 15},
+                "livenessProbe": {
+                    "tcpSocket": {"port": "metrics"},
+                    "initialDelaySeconds": 30,
+                    "periodSeconds": 30,
+                },
                 "securityContext": {"privileged": True},
             }
         ],

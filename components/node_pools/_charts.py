@@ -187,6 +187,11 @@ def neuron_chart_values(pools: Sequence[NodePoolSpec]) -> dict[str, Any]:
         "devicePlugin": {
             "nodeSelector": {HARDWARE_CLASS_LABEL: "neuron"},
             "tolerations": _class_tolerations(pools),
+            # Upstream leaves it empty; the plugin needs neither escalation nor capabilities.
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
         },
         "scheduler": {"enabled": False},
         "npd": {"enabled": False},

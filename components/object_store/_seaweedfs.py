@@ -188,6 +188,13 @@ class SeaweedfsServer(pulumi.ComponentResource):
                 "httpGet": {"path": "/status", "port": S3_PORT},
                 "periodSeconds": 10,
             },
+            # A wedged server is restarted; the data volume survives the restart.
+            "livenessProbe": {
+                "httpGet": {"path": "/status", "port": S3_PORT},
+                "initialDelaySeconds": 30,
+                "periodSeconds": 30,
+                "failureThreshold": 4,
+            },
             "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
             "volumeMounts": [
                 {"name": "data", "mountPath": "/data"},

@@ -46,7 +46,7 @@ def pipeline_traffic_spec(
 ) -> dict[str, Any]:
     """The policy's spec: in-namespace traffic, clients and Prometheus in; the API server,
     HTTPS (object storage, package indexes) and ``extra_egress`` out."""
-    same_namespace = [{"podSelector": {}}]
+    same_namespace: list[dict[str, Any]] = [{"podSelector": {}}]
     return {
         "podSelector": {},
         "policyTypes": ["Ingress", "Egress"],

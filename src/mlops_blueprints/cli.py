@@ -150,14 +150,25 @@ def check(
     out: Annotated[Path, typer.Argument(help="A rendered folder (from `mlops-bp render`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Validate a rendered folder against upstream schemas, charts and ordering rules."""
+    """Validate a rendered folder: upstream schemas, charts, ordering and the policy rules.
+
+    The policy rules of the render's level run with the enforcement and suppressions of the
+    stack config it recorded (mandatory violations fail the check); the report ends with the
+    suppressions and the compliance matrix.
+    """
     from mlops_blueprints.check import report_table, run_checks
 
     if not (out / "inventory.json").is_file():
         _usage_error(
             f"{out} is not a rendered folder (no inventory.json): run `mlops-bp render` first"
         )
-    report = run_checks(out, upstream=_upstream_or_exit())
+    upstream = _upstream_or_exit()
+    try:
+        report = run_checks(out, upstream=upstream, policies=True)
+    except BlueprintConfigError as error:
+        _usage_error(f"configuration recorded in {out / 'config.json'}: {error}")
+    except UsageError as error:
+        _usage_error(str(error))
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -206,7 +217,10 @@ def verify(
             out_dir = root / f"level{level}-{name}"
             result = _render(level=level, stack_dir=None, target=name, sets=[], out=out_dir)
             assert isinstance(result, RenderResult)
-            report = run_checks(out_dir, upstream=upstream)
+            try:
+                report = run_checks(out_dir, upstream=upstream, policies=True)
+            except BlueprintConfigError as error:
+                _usage_error(f"configuration: {error}")
             errors = Counter(f.check for f in report.findings if f.severity == "error")
             failed |= not report.ok
             table.add_row(
@@ -286,18 +300,77 @@ def docs(
         bool, typer.Option("--check", help="Fail if a generated table is stale; write nothing.")
     ] = False,
 ) -> None:
-    """Regenerate the inputs/outputs tables in every component README."""
+    """Regenerate the component README tables and the policy catalogue (docs/policies.md)."""
+    from mlops_blueprints.policies._catalogue import stale_catalogue
     from mlops_blueprints.reference import stale_readmes
 
-    stale = stale_readmes(write=not check_only)
+    stale = stale_readmes(write=not check_only) + stale_catalogue(write=not check_only)
     for path in stale:
         verb = "stale" if check_only else "updated"
         console.print(f"{verb}: {path}")
     if check_only and stale:
-        err_console.print("error: component reference tables are stale: run `mlops-bp docs`")
+        err_console.print(
+            "error: generated reference tables or the policy catalogue are stale: "
+            "run `mlops-bp docs`"
+        )
         raise typer.Exit(1)
     if not stale:
-        console.print("component reference tables are up to date")
+        console.print("component reference tables and the policy catalogue are up to date")
+
+
+@app.command("policy-config")
+def policy_config(
+    level: Annotated[str, typer.Option("--level", "-l", help="Maturity level, 1-4.")] = "1",
+    target: Annotated[str, typer.Option("--target", "-t", help="aws or kind.")] = "kind",
+    stack_config: Annotated[
+        Path | None,
+        typer.Option("--stack-config", help="A Pulumi.<stack>.yaml instead of the level's."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the policy pack config for a stack: each rule's enforcement and suppressions.
+
+    Use it with `pulumi up --policy-pack policies/pack --policy-pack-config <file>`.
+    """
+    from mlops_blueprints.blueprints._spec import CONFIG_NAMESPACE, parse_policy_settings
+    from mlops_blueprints.policies import ALL_RULES
+    from mlops_blueprints.policies.pack import pack_config
+    from mlops_blueprints.render import find_level_stack, load_stack_config
+
+    level_number = _validated_level(level)
+    _validated_target(target)
+    try:
+        if stack_config is not None:
+            if not stack_config.is_file():
+                raise UsageError(f"--stack-config {stack_config}: no such file")
+            config = load_stack_config(
+                stack_config.parent,
+                stack_config.name.removeprefix("Pulumi.").removesuffix(".yaml"),
+                CONFIG_NAMESPACE,
+            )
+        else:
+            config = load_stack_config(find_level_stack(level_number), target, CONFIG_NAMESPACE)
+        raw = config.get(f"{CONFIG_NAMESPACE}:policies")
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        settings = parse_policy_settings(raw, rule_names={rule.name for rule in ALL_RULES})
+    except UsageError as error:
+        _usage_error(str(error))
+    except BlueprintConfigError as error:
+        _usage_error(f"configuration: {error}")
+    except json.JSONDecodeError as error:
+        _usage_error(f"{CONFIG_NAMESPACE}:policies is not valid JSON: {error}")
+    document = json.dumps(pack_config(level=level_number, settings=settings), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(document)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(document)
+    err_console.print(
+        f"wrote {out}: pulumi up --policy-pack policies/pack --policy-pack-config {out}"
+    )
 
 
 @upstream_app.command("verify")

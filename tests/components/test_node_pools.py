@@ -333,6 +333,10 @@ def test_device_plugin_values() -> None:
                     "effect": "NoSchedule",
                 },
             ],
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
         },
         "scheduler": {"enabled": False},
         "npd": {"enabled": False},

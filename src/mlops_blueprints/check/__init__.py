@@ -8,12 +8,19 @@ Checks (each reports ``Finding`` objects naming the object and the field):
   and the pinned chart version against ``Chart.yaml``;
 - ``ordering``: every custom resource after its CRD, every namespaced object after its
   namespace, from ``inventory.json``;
-- ``policy``: results supplied by the policy packs (see ``add_policy_findings``).
+- ``policy``: the policy rules of the render's level (``run_checks(..., policies=True)``, as
+  ``mlops-bp check`` does), with the enforcement and suppressions of the recorded stack config;
+  other policy results can be merged with ``add_policy_findings``.
 """
 
 from mlops_blueprints.check._findings import CHECK_NAMES, CheckName, Finding, Severity
 from mlops_blueprints.check._ordering import CRD_INSTALLING_CHARTS, ChartCrds
-from mlops_blueprints.check._report import CheckReport, add_policy_findings, report_table
+from mlops_blueprints.check._report import (
+    CheckReport,
+    add_policy_findings,
+    compliance_table,
+    report_table,
+)
 from mlops_blueprints.check._run import run_checks
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "Finding",
     "Severity",
     "add_policy_findings",
+    "compliance_table",
     "report_table",
     "run_checks",
 ]

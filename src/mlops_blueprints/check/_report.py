@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -12,21 +12,30 @@ from rich.text import Text
 
 from mlops_blueprints.check._findings import CHECK_NAMES, CheckName, Finding, Severity
 
-__all__ = ["CheckReport", "add_policy_findings", "report_table"]
+if TYPE_CHECKING:
+    from mlops_blueprints.policies import PolicyReport
+
+__all__ = ["CheckReport", "add_policy_findings", "compliance_table", "report_table"]
 
 _SEVERITIES: tuple[Severity, ...] = ("error", "warning", "advisory")
 _SEVERITY_STYLE: Mapping[str, str] = {"error": "bold red", "warning": "yellow", "advisory": "cyan"}
+_CONTROL_STYLE: Mapping[str, str] = {"pass": "green", "fail": "bold red", "not applicable": "dim"}
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Every finding of a check run, and how many objects each check examined."""
+    """Every finding of a check run, and how many objects each check examined.
+
+    ``policy`` is the policy engine's full report (suppressions, compliance matrix) when the
+    policy rules ran.
+    """
 
     findings: tuple[Finding, ...]
     objects_examined: Mapping[CheckName, int] = field(default_factory=dict)
     render_dir: str | None = None
     upstream_dir: str | None = None
     kubernetes_versions: tuple[str, ...] = ()
+    policy: PolicyReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +69,7 @@ class CheckReport:
             render_dir=self.render_dir,
             upstream_dir=self.upstream_dir,
             kubernetes_versions=self.kubernetes_versions,
+            policy=self.policy,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +90,7 @@ class CheckReport:
             "kubernetes_versions": list(self.kubernetes_versions),
             "summary": summary,
             "findings": [finding.to_dict() for finding in self.findings],
+            "policy": self.policy.to_json() if self.policy is not None else None,
         }
 
 
@@ -141,13 +152,65 @@ def _summary_table(report: CheckReport) -> Table:
     return table
 
 
+def _suppressions_table(policy: PolicyReport) -> Table:
+    table = Table(title="Policy suppressions (mlops-platform:policies.suppressions)")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("resource", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=2)
+    table.add_column("violation", overflow="fold", ratio=2)
+    for item in policy.suppressed:
+        violation = item.violation
+        table.add_row(
+            violation.rule,
+            violation.resource or "stack",
+            Text(f"suppressed ({violation.enforcement})", style="cyan"),
+            item.reason,
+            violation.message,
+        )
+    for stale in policy.stale_suppressions:
+        table.add_row(
+            stale.rule, stale.resource, Text("stale", style="yellow"), stale.reason, stale.why
+        )
+    return table
+
+
+def compliance_table(policy: PolicyReport) -> Table:
+    """The compliance matrix: one row per framework control, with its status and rules."""
+    level = f"Level {policy.level}" if policy.level is not None else "level unknown"
+    table = Table(title=f"Compliance ({level}, {policy.default_enforcement} by default)")
+    table.add_column("framework", no_wrap=True)
+    table.add_column("control", no_wrap=True)
+    table.add_column("title", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("failing rules", overflow="fold")
+    previous = ""
+    for result in policy.compliance:
+        table.add_row(
+            result.framework if result.framework != previous else "",
+            result.control,
+            result.title,
+            Text(result.status, style=_CONTROL_STYLE[result.status]),
+            ", ".join(result.failing_rules) or "-",
+        )
+        previous = result.framework
+    return table
+
+
 def report_table(report: CheckReport) -> RenderableType:
-    """A readable rendering: one row per finding, then a summary row per check."""
+    """A readable rendering: one row per finding, then a summary row per check.
+
+    When the policy rules ran: the suppressions (applied and stale) and the compliance matrix.
+    """
     parts: list[RenderableType] = []
     if report.findings:
         parts.append(_findings_table(report))
     else:
         parts.append(Text("No findings.", style="green"))
+    if report.policy is not None:
+        if report.policy.suppressed or report.policy.stale_suppressions:
+            parts.append(_suppressions_table(report.policy))
+        parts.append(compliance_table(report.policy))
     parts.append(_summary_table(report))
     verdict = (
         Text("check passed", style="bold green")

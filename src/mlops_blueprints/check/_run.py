@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_blueprints.check._crd import CrdIndex, check_custom_resources, crd_from_body
 from mlops_blueprints.check._findings import Finding
 from mlops_blueprints.check._helm import check_helm_releases
 from mlops_blueprints.check._kube import check_builtin_objects, resolve_schema_version
 from mlops_blueprints.check._ordering import check_ordering, inventory_crds
+from mlops_blueprints.check._policy import policy_sdk_installed, run_policy_check
 from mlops_blueprints.check._rendered import load_rendered
 from mlops_blueprints.check._report import CheckReport
 from mlops_blueprints.errors import UpstreamMissingError, UsageError
 from mlops_blueprints.versions import VALIDATED_KUBERNETES_VERSIONS
+
+if TYPE_CHECKING:
+    from mlops_blueprints.policies import PolicyReport, Rule
 
 __all__ = ["run_checks"]
 
@@ -25,12 +30,19 @@ def run_checks(
     kubernetes_versions: Sequence[str] = VALIDATED_KUBERNETES_VERSIONS,
     policy_findings: Iterable[Finding] = (),
     policy_objects_examined: int = 0,
+    policies: bool = False,
+    policy_rules: Sequence[Rule] | None = None,
 ) -> CheckReport:
     """Check a rendered directory against the upstream data in ``upstream``.
 
-    ``policy_findings`` is the extension point for policy results (check "policy"); they are
-    merged into the report as they are. Raises ``UsageError`` for a missing render directory or
-    an unsupported Kubernetes version, ``UpstreamMissingError`` for a missing upstream directory.
+    With ``policies``, the policy rules of the render's level run too (check "policy", see
+    ``mlops_blueprints.policies.evaluate_render``; ``policy_rules`` narrows them), and the
+    report carries the ``PolicyReport`` (compliance matrix, suppressions). ``policy_findings``
+    is the extension point for other policy results; they are merged as they are.
+
+    Raises ``UsageError`` for a missing render directory or an unsupported Kubernetes version,
+    ``UpstreamMissingError`` for a missing upstream directory, ``BlueprintConfigError`` for
+    invalid ``policies`` settings recorded in the render.
     """
     if not upstream.is_dir():
         raise UpstreamMissingError(
@@ -72,6 +84,27 @@ def run_checks(
         ordering_findings, examined["ordering"] = check_ordering(rendered.inventory, crds=index)
     findings += kube_findings + crd_findings + helm_findings + ordering_findings
 
+    policy_report: PolicyReport | None = None
+    extra_policy: list[Finding] = list(policy_findings)
+    if policies and not policy_sdk_installed():
+        extra_policy.append(
+            Finding(
+                "policy",
+                "warning",
+                "policy rules",
+                "",
+                "not run: the pulumi-policy package is not installed "
+                "(pip install 'pulumi-policy>=1.21,<2')",
+                None,
+            )
+        )
+    elif policies:
+        found, examined_by_policy, policy_report = run_policy_check(
+            render_dir, rendered, rules=policy_rules
+        )
+        extra_policy += found
+        policy_objects_examined += examined_by_policy
+
     report = CheckReport(
         findings=tuple(findings),
         objects_examined={
@@ -83,7 +116,8 @@ def run_checks(
         render_dir=str(render_dir),
         upstream_dir=str(upstream),
         kubernetes_versions=versions,
+        policy=policy_report,
     )
     return report.with_findings(
-        policy_findings, check="policy", objects_examined=policy_objects_examined
+        extra_policy, check="policy", objects_examined=policy_objects_examined
     )

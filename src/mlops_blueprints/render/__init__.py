@@ -10,9 +10,10 @@ from ._program import (
     parse_set_options,
     render_project,
 )
-from ._writers import RenderedFiles, write_rendered
+from ._writers import CONFIG_FILE, RenderedFiles, write_config, write_rendered
 
 __all__ = [
+    "CONFIG_FILE",
     "STACKS_ENV",
     "ProgramError",
     "Registration",
@@ -24,5 +25,6 @@ __all__ = [
     "parse_set_options",
     "render_project",
     "run_program",
+    "write_config",
     "write_rendered",
 ]

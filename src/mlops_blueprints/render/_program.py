@@ -14,7 +14,7 @@ import yaml
 from mlops_blueprints.errors import UsageError
 
 from ._capture import RenderCapture, run_program
-from ._writers import RenderedFiles, write_rendered
+from ._writers import RenderedFiles, write_config, write_rendered
 
 __all__ = [
     "STACKS_ENV",
@@ -170,6 +170,7 @@ def render_project(
         raise ProgramError(project_dir, error) from error
     out_dir.mkdir(parents=True, exist_ok=True)
     files = write_rendered(capture, out_dir)
+    write_config(out_dir, project=project, stack=stack, config=config)
     return RenderResult(
         project=project,
         stack=stack,

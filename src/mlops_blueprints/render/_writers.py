@@ -1,8 +1,8 @@
 """Turn a capture into the rendered directory that ``mlops-bp check`` reads.
 
 Layout (a contract shared with the check engine and documented in docs/render.md):
-``inventory.json``, ``outputs.json``, ``manifests/*.yaml``, ``helm/*.yaml``, ``iam/*.json``
-and ``graph.mmd``.
+``inventory.json``, ``outputs.json``, ``config.json`` (the stack config, secrets masked),
+``manifests/*.yaml``, ``helm/*.yaml``, ``iam/*.json`` and ``graph.mmd``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from typing import Any
 
 import yaml
 
-from ._capture import Registration, RenderCapture
+from ._capture import SECRET_PLACEHOLDER, Registration, RenderCapture
 
-__all__ = ["RenderedFiles", "write_rendered"]
+__all__ = ["CONFIG_FILE", "RenderedFiles", "write_config", "write_rendered"]
+
+# The stack config a render ran with; the policy check reads its ``policies`` settings.
+CONFIG_FILE = "config.json"
 
 HELM_RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 # Kubernetes types that are Pulumi constructs rather than API objects.
@@ -209,6 +212,29 @@ def write_rendered(capture: RenderCapture, out_dir: Path) -> RenderedFiles:
         policy_documents=policies,
         by_component=dict(by_component),
     )
+
+
+def _without_secrets(value: Any) -> Any:
+    # Pulumi.<stack>.yaml keeps an encrypted value as {secure: <ciphertext>}, nested or not.
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        return {str(k): _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def write_config(out_dir: Path, *, project: str, stack: str, config: dict[str, Any]) -> Path:
+    """Record the stack config the program ran with (``config.json``); secrets are masked."""
+    path = out_dir / CONFIG_FILE
+    data = {
+        "project": project,
+        "stack": stack,
+        "config": {key: _without_secrets(config[key]) for key in sorted(config)},
+    }
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def summary_dict(files: RenderedFiles) -> dict[str, Any]:

@@ -345,6 +345,7 @@ class AwsTarget(Target):
                 service_account_name=args.service_account_name,
                 oidc_provider_arn=self.cluster.oidc_provider_arn,
                 oidc_issuer_url=self.cluster.oidc_issuer_url,
+                api_access_reason=args.api_access_reason,
             ),
             opts,
         )

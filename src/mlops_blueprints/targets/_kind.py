@@ -156,7 +156,9 @@ class KindTarget(Target):
         return StaticCredentialsIdentity(
             name,
             StaticCredentialsIdentityArgs(
-                namespace=args.namespace, service_account_name=args.service_account_name
+                namespace=args.namespace,
+                service_account_name=args.service_account_name,
+                api_access_reason=args.api_access_reason,
             ),
             opts,
         )

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_blueprints.errors import BlueprintConfigError
 
 __all__ = [
+    "API_ACCESS_ANNOTATION",
     "Capability",
     "ContainerRegistry",
     "ContainerRegistryArgs",
@@ -37,6 +38,8 @@ __all__ = [
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
     "require_workload_identity",
+    "service_account_token_settings",
+    "validate_api_access_reason",
     "validate_bucket_name",
     "validate_dns_label",
     "validate_prefix",
@@ -160,6 +163,26 @@ class WorkloadIdentity(Principal, Protocol):
         """The Secret holding the identity's static object-store keys (``AWS_ACCESS_KEY_ID``,
         ``AWS_SECRET_ACCESS_KEY``), or None where the cloud hands out short-lived credentials."""
         ...
+
+
+API_ACCESS_ANNOTATION = "mlops-blueprints.io/needs-api-access"
+
+
+def validate_api_access_reason(reason: str | None) -> None:
+    if reason is not None and len(reason.strip()) < 10:
+        raise BlueprintConfigError(
+            "api_access_reason",
+            reason,
+            "Say why pods of this identity call the Kubernetes API (e.g. 'Argo's executor "
+            "reports step results'), or leave it unset to keep tokens unmounted.",
+        )
+
+
+def service_account_token_settings(reason: str | None) -> tuple[bool, dict[str, str]]:
+    """(automountServiceAccountToken, annotations) for a service account."""
+    if reason is None:
+        return False, {}
+    return True, {API_ACCESS_ANNOTATION: reason}
 
 
 def require_workload_identity(identity: Principal, *, service: str) -> WorkloadIdentity:
@@ -322,13 +345,20 @@ class ObjectStoreArgs:
 
 @dataclass(frozen=True)
 class WorkloadIdentityArgs:
-    """A service account (created here) in an existing namespace."""
+    """A service account (created here) in an existing namespace.
+
+    ``api_access_reason``: set only for pods that must call the Kubernetes API (a workflow
+    engine's run pods); their service account then mounts a token, and the reason is kept
+    on it as the ``mlops-blueprints.io/needs-api-access`` annotation policies look for.
+    """
 
     namespace: pulumi.Input[str]
     service_account_name: str
+    api_access_reason: str | None = None
 
     def __post_init__(self) -> None:
         validate_dns_label(self.service_account_name, field="service_account_name")
+        validate_api_access_reason(self.api_access_reason)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,47 @@
+"""Run one rule on hand-made resources through the SDK analyzer, as the engine does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlops_blueprints.policies._analyze import AnalyzedResource, Violation, analyze
+from mlops_blueprints.policies._rule import Rule
+from pulumi_policy import EnforcementLevel
+
+
+def resource(
+    type_: str,
+    name: str,
+    props: Mapping[str, Any],
+    *,
+    parent: str = "",
+    dependencies: Sequence[str] = (),
+) -> AnalyzedResource:
+    """A resource as a render records it, with a URN like the mocks' (``stack::project``)."""
+    return AnalyzedResource(
+        type=type_,
+        name=name,
+        urn=f"urn:pulumi:test::mlops-platform::{type_}::{name}",
+        props=props,
+        parent=parent,
+        dependencies=tuple(dependencies),
+    )
+
+
+def violations(rule: Rule, *resources: AnalyzedResource) -> list[Violation]:
+    """The rule's violations (mandatory) among ``resources``."""
+    return analyze(list(resources), [rule], enforcement={rule.name: EnforcementLevel.MANDATORY})
+
+
+def assert_violates(rule: Rule, subject: AnalyzedResource, *others: AnalyzedResource) -> Violation:
+    """``subject`` breaks ``rule``: exactly one finding, naming the rule and the resource."""
+    found = violations(rule, subject, *others)
+    assert [v.rule for v in found] == [rule.name], found
+    assert found[0].urn == subject.urn, found
+    return found[0]
+
+
+def assert_complies(rule: Rule, *resources: AnalyzedResource) -> None:
+    found = violations(rule, *resources)
+    assert found == [], found
