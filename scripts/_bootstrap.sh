@@ -20,6 +20,9 @@ fi
 
 echo "==> syncing the locked environment (uv sync --locked)"
 uv sync --locked --quiet
+echo "==> syncing the reference app's environment (reference-app, uv sync --locked)"
+# Byte-compiled at install: KFP's local runner starts a fresh interpreter per step.
+(cd reference-app && UV_COMPILE_BYTECODE=1 uv sync --locked --quiet)
 
 if [ -z "${MLOPS_BP_UPSTREAM_DIR:-}" ]; then
   export MLOPS_BP_UPSTREAM_DIR="$REPO_ROOT/.cache/upstream"

@@ -1,0 +1,23 @@
+"""Shared test setup for the reference app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+# prometheus_client picks its value storage when first imported; import it before anything
+# can import feast, which sets a multiprocess directory in the environment.
+import prometheus_client  # noqa: F401
+import pytest
+from mlops_reference_app import PROMETHEUS_MULTIPROCESS_VARIABLES
+
+for _name in ("DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK"):
+    os.environ.setdefault(_name, "true")
+
+
+@pytest.fixture(autouse=True)
+def _no_multiprocess_metrics_directory() -> Iterator[None]:
+    """Keep feast's multiprocess metrics directory out of the next test's processes."""
+    yield
+    for name in PROMETHEUS_MULTIPROCESS_VARIABLES:
+        os.environ.pop(name, None)
