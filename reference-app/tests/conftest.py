@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 # prometheus_client picks its value storage when first imported; import it before anything
@@ -21,3 +22,15 @@ def _no_multiprocess_metrics_directory() -> Iterator[None]:
     yield
     for name in PROMETHEUS_MULTIPROCESS_VARIABLES:
         os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def _reset_mlflow_uris() -> Iterator[None]:
+    """MLflow's tracking and registry URIs are process-wide (and exported to the
+    environment); undo them so one test's store never answers another test's queries."""
+    yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)

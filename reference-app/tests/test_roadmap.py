@@ -147,7 +147,8 @@ def test_fast_roadmap_summary_has_consistent_figures(
     assert summary["feast"]["training_set_rows"] > 300
     assert summary["bento"]["tag"].startswith("rain_tomorrow:")
     # The registry agrees with the summary, and the data version is in the DVC remote.
-    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     champion = client.get_model_version_by_alias("rain-tomorrow", "champion")
     assert int(champion.version) == summary["champion_version"]
     md5 = summary["data_version"]
