@@ -16,6 +16,8 @@ from .._rule import Framework, iter_list
 
 __all__ = [
     "ANY_PRINCIPAL",
+    "AT_REST_CONTROLS",
+    "KEY_MANAGEMENT_CONTROLS",
     "DocumentError",
     "actions_match",
     "blocks",
@@ -124,4 +126,9 @@ AT_REST_CONTROLS: Final[Mapping[Framework, tuple[str, ...]]] = {
     "gdpr": ("Art. 32",),
     "dpdp": ("Sec. 8(5)",),
     "eu-ai-act": ("Art. 15",),
+}
+# Encryption under a key the platform manages (rotation, key policy): key management too.
+KEY_MANAGEMENT_CONTROLS: Final[Mapping[Framework, tuple[str, ...]]] = {
+    **AT_REST_CONTROLS,
+    "nist-800-53": ("SC-12", "SC-28"),
 }

@@ -8,7 +8,7 @@ from typing import Any, Final
 from pulumi_policy import ResourceValidationArgs
 
 from .._rule import Report, Rule, prop
-from ._common import AT_REST_CONTROLS, blocks, is_true, string_values
+from ._common import AT_REST_CONTROLS, KEY_MANAGEMENT_CONTROLS, blocks, is_true, string_values
 
 __all__ = ["DATA_STORE_RULES"]
 
@@ -72,8 +72,6 @@ def _validate_cache_auth(args: ResourceValidationArgs, report: Report) -> None:
         report("clients connect without authenticating (no userGroupIds or authToken)")
 
 
-_AT_REST = AT_REST_CONTROLS
-
 DATA_STORE_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         name="dynamodb-table-encrypted-with-kms",
@@ -83,7 +81,7 @@ DATA_STORE_RULES: Final[tuple[Rule, ...]] = (
             "key, or kms_key_arn)."
         ),
         severity="medium",
-        controls=_AT_REST,
+        controls=AT_REST_CONTROLS,
         resource_types=(TABLE,),
         validate_resource=_validate_table_kms,
     ),
@@ -95,7 +93,7 @@ DATA_STORE_RULES: Final[tuple[Rule, ...]] = (
             "passes the platform key)."
         ),
         severity="medium",
-        controls={**_AT_REST, "nist-800-53": ("SC-12", "SC-28")},
+        controls=KEY_MANAGEMENT_CONTROLS,
         resource_types=(TABLE,),
         validate_resource=_validate_table_customer_key,
         levels=(4,),
@@ -126,7 +124,7 @@ DATA_STORE_RULES: Final[tuple[Rule, ...]] = (
             "always does."
         ),
         severity="high",
-        controls=_AT_REST,
+        controls=AT_REST_CONTROLS,
         resource_types=(REPLICATION_GROUP, CACHE_CLUSTER),
         validate_resource=_validate_cache_at_rest,
     ),

@@ -7,7 +7,7 @@ from typing import Final
 from pulumi_policy import ResourceValidationArgs
 
 from .._rule import Report, Rule, prop
-from ._common import blocks, is_true
+from ._common import KEY_MANAGEMENT_CONTROLS, blocks, is_true
 
 __all__ = ["ECR_RULES"]
 
@@ -77,13 +77,7 @@ ECR_RULES: Final[tuple[Rule, ...]] = (
             "EcrRepository's kms_key_arn (Level 4 passes the platform key)."
         ),
         severity="medium",
-        controls={
-            "nist-800-53": ("SC-12", "SC-28"),
-            "hipaa": ("164.312(a)(2)(iv)",),
-            "gdpr": ("Art. 32",),
-            "dpdp": ("Sec. 8(5)",),
-            "eu-ai-act": ("Art. 15",),
-        },
+        controls=KEY_MANAGEMENT_CONTROLS,
         resource_types=(REPOSITORY,),
         validate_resource=_validate_customer_managed_key,
         levels=(4,),

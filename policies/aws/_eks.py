@@ -10,7 +10,7 @@ from pulumi_policy import ResourceValidationArgs
 from mlops_blueprints.versions import EKS_SUPPORTED_KUBERNETES_VERSIONS
 
 from .._rule import Framework, Report, Rule, prop
-from ._common import blocks, is_true, string_values
+from ._common import KEY_MANAGEMENT_CONTROLS, blocks, is_true, string_values
 
 __all__ = ["EKS_RULES", "REQUIRED_CONTROL_PLANE_LOGS", "SUPPORTED_EKS_VERSIONS"]
 
@@ -135,14 +135,7 @@ EKS_RULES: Final[tuple[Rule, ...]] = (
             "always does, with kms_key or a key it creates."
         ),
         severity="high",
-        controls={
-            "cis-eks": ("5.3.1",),
-            "nist-800-53": ("SC-12", "SC-28"),
-            "hipaa": ("164.312(a)(2)(iv)",),
-            "gdpr": ("Art. 32",),
-            "dpdp": ("Sec. 8(5)",),
-            "eu-ai-act": ("Art. 15",),
-        },
+        controls={"cis-eks": ("5.3.1",), **KEY_MANAGEMENT_CONTROLS},
         resource_types=CLUSTER_TYPES,
         validate_resource=_validate_secrets_encryption,
     ),

@@ -7,7 +7,7 @@ from typing import Final
 from pulumi_policy import ResourceValidationArgs
 
 from .._rule import Report, Rule, prop
-from ._common import is_true
+from ._common import KEY_MANAGEMENT_CONTROLS, is_true
 
 __all__ = ["KMS_RULES"]
 
@@ -55,13 +55,7 @@ KMS_RULES: Final[tuple[Rule, ...]] = (
             "every rotation_period_days."
         ),
         severity="medium",
-        controls={
-            "nist-800-53": ("SC-12", "SC-28"),
-            "hipaa": ("164.312(a)(2)(iv)",),
-            "gdpr": ("Art. 32",),
-            "dpdp": ("Sec. 8(5)",),
-            "eu-ai-act": ("Art. 15",),
-        },
+        controls=KEY_MANAGEMENT_CONTROLS,
         resource_types=(KEY,),
         validate_resource=_validate_rotation,
     ),

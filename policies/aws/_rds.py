@@ -8,7 +8,7 @@ from typing import Any, Final
 from pulumi_policy import ResourceValidationArgs
 
 from .._rule import Report, Rule, prop
-from ._common import AT_REST_CONTROLS, is_true
+from ._common import AT_REST_CONTROLS, KEY_MANAGEMENT_CONTROLS, is_true
 
 __all__ = ["MINIMUM_BACKUP_RETENTION_DAYS", "RDS_RULES"]
 
@@ -74,15 +74,13 @@ def _validate_multi_az(args: ResourceValidationArgs, report: Report) -> None:
         report("the instance has no standby in another availability zone (multiAz)")
 
 
-_AT_REST = AT_REST_CONTROLS
-
 RDS_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         name="rds-storage-encrypted",
         description="Every RDS instance and cluster (other than read replicas) encrypts storage.",
         remediation="Set storageEncrypted true; RdsPostgres always does.",
         severity="high",
-        controls=_AT_REST,
+        controls=AT_REST_CONTROLS,
         resource_types=STORAGE_TYPES,
         validate_resource=_validate_encrypted,
     ),
@@ -96,7 +94,7 @@ RDS_RULES: Final[tuple[Rule, ...]] = (
             "Set kmsKeyId: pass RdsPostgres's kms_key_arn (Level 4 passes the platform key)."
         ),
         severity="medium",
-        controls={**_AT_REST, "nist-800-53": ("SC-12", "SC-28")},
+        controls=KEY_MANAGEMENT_CONTROLS,
         resource_types=STORAGE_TYPES,
         validate_resource=_validate_customer_managed_key,
         levels=(4,),

@@ -21,6 +21,7 @@ from pulumi_policy import PolicyResource, StackValidationArgs
 from .._rule import Report, Rule, StackValidate, prop
 from ._common import (
     ANY_PRINCIPAL,
+    KEY_MANAGEMENT_CONTROLS,
     DocumentError,
     blocks,
     condition_values,
@@ -400,13 +401,7 @@ S3_RULES: Final[tuple[Rule, ...]] = (
             "S3Bucket's kms_key_arn (Level 4 passes the platform key)."
         ),
         severity="medium",
-        controls={
-            "nist-800-53": ("SC-12", "SC-28"),
-            "hipaa": ("164.312(a)(2)(iv)",),
-            "gdpr": ("Art. 32",),
-            "dpdp": ("Sec. 8(5)",),
-            "eu-ai-act": ("Art. 15",),
-        },
+        controls=KEY_MANAGEMENT_CONTROLS,
         resource_types=BUCKET_TYPES + ENCRYPTION_TYPES + LOGGING_TYPES,
         validate_stack=_validate_customer_managed_key,
         levels=(4,),

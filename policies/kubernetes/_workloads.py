@@ -29,9 +29,12 @@ from mlops_blueprints.policies._rule import iter_list, prop
 __all__ = [
     "DEFAULT_POD_SECURITY_LEVEL",
     "INFERENCE_SERVICE",
+    "INFERENCE_SERVICE_MODEL_KEYS",
     "NAMESPACE",
     "NEEDS_API_ACCESS_ANNOTATION",
+    "POD",
     "POD_SECURITY_ENFORCE_LABEL",
+    "POD_TEMPLATE_PATHS",
     "WORKLOAD_TYPES",
     "Container",
     "PodSecurityLevel",
@@ -58,7 +61,7 @@ _LEVELS: Final[frozenset[str]] = frozenset({"privileged", "baseline", "restricte
 NEEDS_API_ACCESS_ANNOTATION: Final = "mlops-blueprints.io/needs-api-access"
 
 # Where each workload kind keeps its pod template (``metadata`` + ``spec``).
-_POD_TEMPLATES: Final[Mapping[str, tuple[str, ...]]] = {
+POD_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
     "kubernetes:apps/v1:Deployment": ("spec", "template"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
@@ -67,10 +70,11 @@ _POD_TEMPLATES: Final[Mapping[str, tuple[str, ...]]] = {
     "kubernetes:batch/v1:Job": ("spec", "template"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
-_POD: Final = "kubernetes:core/v1:Pod"
+POD: Final = "kubernetes:core/v1:Pod"
 _ISVC_COMPONENTS: Final[tuple[str, ...]] = ("predictor", "transformer", "explainer")
-# Pre-``model`` predictor blocks, each a container KServe completes from a runtime.
-_ISVC_FRAMEWORKS: Final[tuple[str, ...]] = (
+# ``model`` and the older per-framework predictor blocks: each a container KServe completes
+# from a runtime.
+INFERENCE_SERVICE_MODEL_KEYS: Final[tuple[str, ...]] = (
     "model",
     "sklearn",
     "xgboost",
@@ -85,8 +89,8 @@ _ISVC_FRAMEWORKS: Final[tuple[str, ...]] = (
 )
 
 WORKLOAD_TYPES: Final[tuple[str, ...]] = (
-    _POD,
-    *_POD_TEMPLATES,
+    POD,
+    *POD_TEMPLATE_PATHS,
     INFERENCE_SERVICE,
     SERVING_RUNTIME,
     CLUSTER_SERVING_RUNTIME,
@@ -183,7 +187,7 @@ def _inference_service(props: Mapping[str, Any]) -> Iterator[PodSpec]:
         if not isinstance(spec, Mapping):
             continue
         containers = list(_containers(spec))
-        for framework in _ISVC_FRAMEWORKS:
+        for framework in INFERENCE_SERVICE_MODEL_KEYS:
             block = prop(spec, framework)
             if isinstance(block, Mapping):
                 name = prop(block, "name", default=None) or "kserve-container"
@@ -253,7 +257,7 @@ def _serving_runtime(resource_type: str, props: Mapping[str, Any]) -> Iterator[P
 def pod_specs(resource_type: str, props: Mapping[str, Any]) -> list[PodSpec]:
     """Every pod spec ``props`` of a ``resource_type`` would run (none for other types)."""
     owner = _mapping(prop(props, "metadata"))
-    if resource_type == _POD:
+    if resource_type == POD:
         spec = _mapping(prop(props, "spec"))
         return [
             PodSpec(
@@ -265,7 +269,7 @@ def pod_specs(resource_type: str, props: Mapping[str, Any]) -> list[PodSpec]:
                 containers=tuple(_containers(spec)),
             )
         ]
-    template_path = _POD_TEMPLATES.get(resource_type)
+    template_path = POD_TEMPLATE_PATHS.get(resource_type)
     if template_path is not None:
         template = _mapping(prop(props, *template_path))
         spec = _mapping(prop(template, "spec"))

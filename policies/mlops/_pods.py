@@ -1,4 +1,7 @@
-"""Where each workload kind keeps its pod template, read from recorded props.
+"""Pod templates as the MLOps rules read them: labels, placement and model containers.
+
+The Kubernetes rules' ``pod_specs`` flattens every pod a workload would run; these rules need
+less (one template per workload, and its path for messages), from the same tables.
 
 KServe's InferenceService has no pod template: its ``spec.predictor`` carries the pod fields
 (labels, nodeSelector, tolerations) and the model container (``model``, a framework key such
@@ -12,6 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._rule import iter_list, prop
+from ..kubernetes._workloads import (
+    INFERENCE_SERVICE,
+    INFERENCE_SERVICE_MODEL_KEYS,
+    NAMESPACE,
+    POD,
+    POD_TEMPLATE_PATHS,
+)
 
 __all__ = [
     "INFERENCE_SERVICE",
@@ -23,34 +33,9 @@ __all__ = [
     "pod_template",
 ]
 
-INFERENCE_SERVICE: Final = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
-NAMESPACE: Final = "kubernetes:core/v1:Namespace"
-
-# Path to the pod template (``metadata`` + ``spec``) per workload kind; a Pod is its own.
-_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
-    "kubernetes:apps/v1:Deployment": ("spec", "template"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
-    "kubernetes:apps/v1:ReplicaSet": ("spec", "template"),
-    "kubernetes:batch/v1:Job": ("spec", "template"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "kubernetes:core/v1:Pod": (),
-}
+# A Pod is its own template; other workload kinds keep it where the Kubernetes rules read it.
+_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {**POD_TEMPLATE_PATHS, POD: ()}
 POD_WORKLOAD_TYPES: Final = (*_TEMPLATE_PATHS, INFERENCE_SERVICE)
-
-# Predictor keys that hold the model container in KServe's older per-framework form.
-_FRAMEWORK_KEYS: Final = (
-    "sklearn",
-    "xgboost",
-    "lightgbm",
-    "tensorflow",
-    "pytorch",
-    "triton",
-    "onnx",
-    "pmml",
-    "paddle",
-    "huggingface",
-)
 
 
 @dataclass(frozen=True)
@@ -84,7 +69,7 @@ def pod_template(type_: str, props: Mapping[str, Any]) -> PodTemplate | None:
 
 def model_containers(predictor: Any) -> Iterator[tuple[str, Any]]:
     """An InferenceService predictor's model containers with their paths."""
-    for key in ("model", *_FRAMEWORK_KEYS):
+    for key in INFERENCE_SERVICE_MODEL_KEYS:
         container = prop(predictor, key)
         if isinstance(container, Mapping):
             yield f"spec.predictor.{key}", container

@@ -5,28 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from mlops_blueprints.policies import AnalyzedResource, analyze
+from mlops_blueprints.policies import analyze
 from mlops_blueprints.policies.aws import RULES
 from pulumi_policy import EnforcementLevel
 
 from mlops_blueprints.render import RenderResult
 
+from ._helpers import analyzed
+
 pytestmark = [pytest.mark.policy, pytest.mark.slow]
-
-
-def analyzed(result: RenderResult) -> list[AnalyzedResource]:
-    return [
-        AnalyzedResource(
-            type=r.type,
-            name=r.name,
-            urn=r.urn,
-            props=r.inputs,
-            parent=r.parent or "",
-            dependencies=tuple(r.dependencies),
-            protect=bool(r.protect),
-        )
-        for r in result.capture.registrations
-    ]
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])

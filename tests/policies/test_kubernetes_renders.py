@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from mlops_blueprints.policies._analyze import AnalyzedResource, Violation, analyze
 from mlops_blueprints.policies.kubernetes import RULES, pod_specs
 from pulumi_policy import EnforcementLevel
 
 from ..conftest import RenderFn
+from ._helpers import SERVED_MODELS_CONFIG, analyzed
 
 pytestmark = pytest.mark.policy
-
-_STORAGE = "s3://acme-mlops-dev-lake-artifacts/mlflow/1/models/m-1/artifacts"
-_ENDPOINTS = "endpoints=" + json.dumps(
-    [
-        {"name": "churn", "modelUri": "models:/churn@champion", "storageUri": _STORAGE},
-        {
-            "name": "ranker",
-            "modelUri": "models:/ranker/4",
-            "storageUri": _STORAGE,
-            "runtime": "xgboost",
-            "hardwareClass": "nvidia-gpu",
-            "minReplicas": 2,
-            "maxReplicas": 2,
-        },
-    ]
-)
-
-
-def _resources(result: Any) -> list[AnalyzedResource]:
-    return [
-        AnalyzedResource(
-            type=r.type,
-            name=r.name,
-            urn=r.urn,
-            props=r.inputs,
-            parent=r.parent or "",
-            dependencies=tuple(r.dependencies),
-        )
-        for r in result.capture.registrations
-    ]
 
 
 def _violations(level: int, resources: list[AnalyzedResource]) -> list[str]:
@@ -56,22 +24,23 @@ def _violations(level: int, resources: list[AnalyzedResource]) -> list[str]:
 @pytest.mark.parametrize("target", ["kind", "aws"])
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
 def test_every_level_complies(level: int, target: str, render_level: RenderFn) -> None:
-    resources = _resources(render_level(level, target))
+    resources = analyzed(render_level(level, target))
     examined = {t for rule in RULES for t in rule.resource_types}
     assert any(r.type in examined for r in resources), "the rules had nothing to examine"
     assert _violations(level, resources) == []
 
 
 def test_served_models_comply(render_level: RenderFn) -> None:
-    resources = _resources(render_level(4, "aws", (_ENDPOINTS,)))
+    resources = analyzed(render_level(4, "aws", (SERVED_MODELS_CONFIG,)))
     predictors = [
         pod.where
         for r in resources
         if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"
         for pod in pod_specs(r.type, r.props)
     ]
-    assert predictors == [
+    assert sorted(predictors) == [
         "InferenceService mlops/churn predictor",
+        "InferenceService mlops/embedder predictor",
         "InferenceService mlops/ranker predictor",
     ]
     assert _violations(4, resources) == []
@@ -80,7 +49,7 @@ def test_served_models_comply(render_level: RenderFn) -> None:
 def test_the_platform_namespaces_deny_traffic_and_declare_their_level(
     render_level: RenderFn,
 ) -> None:
-    resources = _resources(render_level(4, "kind"))
+    resources = analyzed(render_level(4, "kind"))
     levels = {
         r.props["metadata"]["name"]: r.props["metadata"]["labels"][
             "pod-security.kubernetes.io/enforce"

@@ -4,7 +4,6 @@ feature store, the pipeline root and cost allocation, on hand-made resources and
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +50,14 @@ from mlops_blueprints.policies.mlops._serving import (
 
 from mlops_blueprints.errors import BlueprintConfigError
 from tests.conftest import RenderFn
-from tests.policies._helpers import assert_complies, assert_violates, resource, violations
+from tests.policies._helpers import (
+    SERVED_MODELS_CONFIG,
+    analyzed,
+    assert_complies,
+    assert_violates,
+    resource,
+    violations,
+)
 
 pytestmark = pytest.mark.policy
 
@@ -824,42 +830,6 @@ def test_unlabelled_workloads_violate(subject: AnalyzedResource, fragment: str) 
 
 # --- our renders -----------------------------------------------------------------------------
 
-_STORAGE = "s3://acme-mlops-dev-lake-artifacts/mlflow/1/models/m-1/artifacts"
-_ENDPOINTS = "endpoints=" + json.dumps(
-    [
-        {"name": "churn", "modelUri": "models:/churn@champion", "storageUri": _STORAGE},
-        {
-            "name": "ranker",
-            "modelUri": "models:/ranker/4",
-            "storageUri": _STORAGE,
-            "runtime": "xgboost",
-            "hardwareClass": "nvidia-gpu",
-            "minReplicas": 2,
-            "maxReplicas": 4,
-        },
-        {
-            "name": "embedder",
-            "modelUri": "models:/embedder@challenger",
-            "storageUri": _STORAGE,
-            "hardwareClass": "neuron",
-        },
-    ]
-)
-
-
-def _resources(result: Any) -> list[AnalyzedResource]:
-    return [
-        AnalyzedResource(
-            type=r.type,
-            name=r.name,
-            urn=r.urn,
-            props=r.inputs,
-            parent=r.parent or "",
-            dependencies=tuple(r.dependencies),
-        )
-        for r in result.capture.registrations
-    ]
-
 
 def _found(rule: Rule, resources: list[AnalyzedResource]) -> list[tuple[str, str]]:
     return [(v.resource_name, v.message) for v in violations(rule, *resources)]
@@ -867,12 +837,12 @@ def _found(rule: Rule, resources: list[AnalyzedResource]) -> list[tuple[str, str
 
 @pytest.fixture(scope="module")
 def aws_level4(render_level: RenderFn) -> list[AnalyzedResource]:
-    return _resources(render_level(4, "aws", (_ENDPOINTS,)))
+    return analyzed(render_level(4, "aws", (SERVED_MODELS_CONFIG,)))
 
 
 @pytest.fixture(scope="module")
 def kind_level4(render_level: RenderFn) -> list[AnalyzedResource]:
-    return _resources(render_level(4, "kind"))
+    return analyzed(render_level(4, "kind"))
 
 
 def test_level4_aws_with_endpoints_complies(
