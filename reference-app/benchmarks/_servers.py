@@ -131,6 +131,8 @@ def bentoml_server(
     log_path: Path,
     alias: str = "champion",
     bentoml_home: Path | None = None,
+    scoring: str = "auto",
+    name: str = "bentoml",
 ) -> Server:
     """The BentoML service from its import path, loading ``models:/<name>@<alias>``."""
     env = _child_env(
@@ -139,6 +141,7 @@ def bentoml_server(
             "MLFLOW_REGISTRY_URI": tracking_uri,
             "REFERENCE_APP_MODEL_NAME": model_name,
             "REFERENCE_APP_MODEL_ALIAS": alias,
+            "REFERENCE_APP_SCORING": scoring,
         }
     )
     if bentoml_home is not None:
@@ -153,7 +156,7 @@ def bentoml_server(
         "--port",
         str(port),
     ]
-    return Server("bentoml", command, env, log_path, "/readyz", "/predict", port=port)
+    return Server(name, command, env, log_path, "/readyz", "/predict", port=port)
 
 
 def mlflow_server(*, tracking_uri: str, model_uri: str, log_path: Path) -> Server:

@@ -1,19 +1,24 @@
 """Serving benchmark: the BentoML service against ``mlflow models serve``, same model, same load.
 
-One model version is trained on 2012-2014 and registered in a sqlite MLflow registry. Two
+One model version is trained on 2012-2014 and registered in a sqlite MLflow registry. Three
 servers load that same version on loopback:
 
 - the application's BentoML service (``bentoml serve mlops_reference_app.service:RainTomorrow``,
-  one worker, resolving the ``champion`` alias), ``POST /predict {"rows": [...]}``;
+  one worker, resolving the ``champion`` alias), ``POST /predict {"rows": [...]}``, as shipped:
+  it scores with the numpy form of the pipeline, proven equal to scikit-learn at load time
+  (:mod:`mlops_reference_app.compiled`);
+- the same service with ``REFERENCE_APP_SCORING=scikit-learn``: the pipeline's own
+  ``predict_proba``, to show how much of the difference is the scoring path and how much the
+  server;
 - MLflow's scoring server (``mlflow models serve -m models:/rain-tomorrow/N --env-manager
   local --workers 1``), ``POST /invocations {"dataframe_records": [...]}``.
 
-Both servers are started and warmed up, then each receives the same bounded load from the
+All servers are started and warmed up, then each receives the same bounded load from the
 same client in turn: ``--requests`` requests (default 5,000) with ``--concurrency`` in flight
 (default 8), each carrying ``--rows`` rows of held-out 2015 days, pre-encoded so the client
 does the same work for both. A request counts as an error when it fails, times out, does
-not answer 200, or answers without one probability per row. Before the load, both servers
-score the same rows and must agree.
+not answer 200, or answers without one probability per row. Before the load, every server
+scores the same rows and they must agree.
 
 Usage::
 
@@ -199,13 +204,23 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         log_path=logs / "bentoml.log",
         bentoml_home=workdir / "bentoml",
     )
+    bento_sklearn = bentoml_server(
+        tracking_uri=settings.tracking_uri,
+        model_name=settings.model_name,
+        log_path=logs / "bentoml-scikit-learn.log",
+        bentoml_home=workdir / "bentoml",
+        scoring="scikit-learn",
+        name="bentoml scikit-learn",
+    )
     mlflow = mlflow_server(
         tracking_uri=settings.tracking_uri,
         model_uri=f"models:/{settings.model_name}/{version}",
         log_path=logs / "mlflow.log",
     )
+    bento_bodies = _bodies(traffic, args.rows, _bentoml_payload)
     servers = [
-        (bento, _bodies(traffic, args.rows, _bentoml_payload), _bentoml_probabilities),
+        (bento, bento_bodies, _bentoml_probabilities),
+        (bento_sklearn, bento_bodies, _bentoml_probabilities),
         (mlflow, _bodies(traffic, args.rows, _mlflow_payload), _mlflow_probabilities),
     ]
     results: list[LoadResult] = []
@@ -215,9 +230,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for server, _, _ in servers:
             seconds = server.wait_ready()
             print(f"{server.name} ready at {server.url} in {seconds:.1f} s", flush=True)
-        difference = _agreement(bento, mlflow, traffic)
+        difference = max(_agreement(b, mlflow, traffic) for b in (bento, bento_sklearn))
         print(
-            f"both servers score {AGREEMENT_ROWS} rows identically "
+            f"all servers score {AGREEMENT_ROWS} rows identically "
             f"(largest difference {difference:.2e})"
         )
         if difference > 1e-9:
@@ -265,7 +280,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     finally:
         for server, _, _ in servers:
             server.stop()
-    bento_result, mlflow_result = results
+    bento_result, sklearn_result, mlflow_result = results
     return {
         "model": f"{settings.model_name} v{version}",
         "requests": args.requests,
@@ -274,6 +289,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "results": [asdict(r) for r in results],
         "ratio_throughput": bento_result.throughput_rps / mlflow_result.throughput_rps,
         "ratio_p95": bento_result.p95_ms / mlflow_result.p95_ms,
+        "ratio_throughput_scikit_learn": sklearn_result.throughput_rps
+        / mlflow_result.throughput_rps,
+        "ratio_p95_scikit_learn": sklearn_result.p95_ms / mlflow_result.p95_ms,
         "errors": sum(r.errors for r in results),
     }
 
@@ -303,6 +321,11 @@ def report(summary: dict[str, Any]) -> None:
     print(
         f"BentoML / MLflow: throughput {summary['ratio_throughput']:.2f}x, "
         f"p95 latency {summary['ratio_p95']:.2f}x"
+    )
+    print(
+        "BentoML scoring with scikit-learn / MLflow: throughput "
+        f"{summary['ratio_throughput_scikit_learn']:.2f}x, "
+        f"p95 latency {summary['ratio_p95_scikit_learn']:.2f}x"
     )
     print(f"errors: {summary['errors']} (zero expected)")
 

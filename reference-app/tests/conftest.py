@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 # prometheus_client picks its value storage when first imported; import it before anything
 # can import feast, which sets a multiprocess directory in the environment.
+import pandas as pd
 import prometheus_client  # noqa: F401
 import pytest
-from mlops_reference_app import PROMETHEUS_MULTIPROCESS_VARIABLES
+from mlops_reference_app import PROMETHEUS_MULTIPROCESS_VARIABLES, data
 
 for _name in ("DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK"):
     os.environ.setdefault(_name, "true")
@@ -34,3 +35,9 @@ def _reset_mlflow_uris() -> Iterator[None]:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
     os.environ.pop("MLFLOW_REGISTRY_URI", None)
+
+
+@pytest.fixture(scope="session")
+def weather() -> pd.DataFrame:
+    """The embedded dataset, loaded once; tests take copies or slices, never edit it."""
+    return data.load_weather()

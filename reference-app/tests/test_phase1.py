@@ -37,11 +37,6 @@ LATER_START, LATER_END = "2014-01-01", "2016-01-01"
 
 
 @pytest.fixture(scope="module")
-def weather() -> pd.DataFrame:
-    return data.load_weather()
-
-
-@pytest.fixture(scope="module")
 def train_frame(weather: pd.DataFrame) -> pd.DataFrame:
     return data.window(weather, TRAIN_START, TRAIN_END)
 

@@ -28,11 +28,6 @@ for _name in ("DO_NOT_TRACK", "MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK"
 
 
 @pytest.fixture(scope="module")
-def weather() -> pd.DataFrame:
-    return data.load_weather()
-
-
-@pytest.fixture(scope="module")
 def batches(weather: pd.DataFrame) -> list[data.Batch]:
     return data.monthly_batches(weather)
 

@@ -32,6 +32,7 @@ from mlops_reference_app.canary import (
     HttpScorer,
     InProcessScorer,
     RegistryAliases,
+    RunningQuality,
     ScorerError,
     auc_standard_error,
     decide,
@@ -200,6 +201,34 @@ def test_auc_standard_error_matches_hanley_mcneil() -> None:
     assert auc_standard_error(0.5, 50, 50) == pytest.approx(0.05802, abs=1e-4)
     assert auc_standard_error(0.9, 50, 50) < auc_standard_error(0.7, 50, 50)
     assert auc_standard_error(0.7, 500, 500) < auc_standard_error(0.7, 50, 50)
+
+
+def test_running_quality_equals_the_batch_metrics_after_every_row() -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, 400)
+    # Rounded scores make many ties, which count one half in a ROC AUC.
+    scores = np.round(np.clip(0.3 * labels + rng.random(400) * 0.7, 0, 1), 2)
+    running = RunningQuality()
+    by_auc = CanaryConfig(min_labelled=2)
+    by_accuracy = CanaryConfig(min_labelled=2, quality_metric="accuracy")
+    assert running.value(by_auc) is None
+    for n, (score, label) in enumerate(zip(scores, labels, strict=True), start=1):
+        running.add(float(score), int(label))
+        seen = labels[:n]
+        if len(set(seen.tolist())) < 2:
+            assert running.value(by_auc) is None
+            continue
+        auc, se = running.value(by_auc)  # type: ignore[misc]
+        assert auc == pytest.approx(roc_auc_score(seen, scores[:n]), abs=1e-12)
+        assert se == pytest.approx(auc_standard_error(auc, int(seen.sum()), n - int(seen.sum())))
+        accuracy, _ = running.value(by_accuracy)  # type: ignore[misc]
+        assert accuracy == pytest.approx(accuracy_score(seen, scores[:n] >= 0.5), abs=1e-12)
+    assert running.labelled == 400
+    assert running.value(CanaryConfig(min_labelled=401)) is None
+    with pytest.raises(ValueError, match="label 2 is not 0 or 1"):
+        running.add(0.4, 2)
 
 
 @pytest.mark.parametrize(

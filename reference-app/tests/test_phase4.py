@@ -54,11 +54,6 @@ MODEL = "rain-tomorrow"
 
 
 @pytest.fixture(scope="module")
-def weather() -> pd.DataFrame:
-    return data.load_weather()
-
-
-@pytest.fixture(scope="module")
 def batches(weather: pd.DataFrame) -> list[data.Batch]:
     return data.monthly_batches(weather)
 

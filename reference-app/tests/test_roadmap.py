@@ -188,13 +188,18 @@ def test_serving_benchmark_small_load_completes_without_errors(tmp_path: Path) -
     assert result.returncode == 0, _explain(result)
     figures = json.loads(out.read_text())
     assert figures["errors"] == 0
-    assert [r["server"] for r in figures["results"]] == ["bentoml", "mlflow models serve"]
+    assert [r["server"] for r in figures["results"]] == [
+        "bentoml",
+        "bentoml scikit-learn",
+        "mlflow models serve",
+    ]
     for r in figures["results"]:
         assert r["requests"] == 200
         assert r["errors"] == 0
         assert r["throughput_rps"] > 0
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
     assert "BentoML / MLflow: throughput" in result.stdout
+    assert "BentoML scoring with scikit-learn / MLflow: throughput" in result.stdout
 
 
 def test_lead_time_benchmark_measures_a_release(tmp_path: Path) -> None:

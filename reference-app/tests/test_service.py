@@ -19,11 +19,11 @@ from _require import free_port, unavailable
 from mlflow import MlflowClient
 from mlops_reference_app import data, tracking, training
 from mlops_reference_app.metrics import AppMetrics
+from mlops_reference_app.scoring import rows_to_matrix
 from mlops_reference_app.service import (
     load_served_model,
     publish_monitoring,
     publish_to,
-    rows_to_frame,
     serving_settings,
 )
 from mlops_reference_app.settings import AppSettings
@@ -328,6 +328,13 @@ def test_load_errors_in_process(registry: Registry) -> None:
     served = load_served_model(registry.settings)
     assert served.version == registry.champion
     assert served.features == tuple(data.FEATURES)
+    assert served.scoring == "numpy"
+    reference = load_served_model(registry.settings, scoring="scikit-learn")
+    assert reference.scoring == "scikit-learn (as configured)"
+    rows = _rows(registry.holdout)
+    np.testing.assert_allclose(served.predict(rows), reference.predict(rows), rtol=0, atol=1e-12)
+    with pytest.raises(Exception, match="REFERENCE_APP_SCORING='fast' is not a scoring mode"):
+        load_served_model(registry.settings, scoring="fast")
     with pytest.raises(tracking.ModelLoadError, match="has no version with alias 'nowhere'"):
         load_served_model(registry.settings, "nowhere")
     with pytest.raises(tracking.ModelLoadError, match="missing or unreadable"):
@@ -345,11 +352,17 @@ def test_serving_settings_and_helpers(tmp_path: Path) -> None:
         "http://mlflow:5000",
         "m",
     )
-    frame = rows_to_frame([{"b": 1, "a": None}], ["a", "b"])
-    assert list(frame.columns) == ["a", "b"]
-    assert frame["a"].isna().all()
+    matrix = rows_to_matrix([{"b": 1, "a": None, "c": "x"}, {"a": 2.5, "b": True}], ["a", "b"])
+    assert matrix.dtype == np.float64
+    np.testing.assert_array_equal(matrix, [[np.nan, 1.0], [2.5, 1.0]])
     with pytest.raises(ValueError, match="'rows' is empty"):
-        rows_to_frame([], ["a"])
+        rows_to_matrix([], ["a"])
+    with pytest.raises(ValueError, match=r"row 1 lacks features \['b'\]"):
+        rows_to_matrix([{"a": 1, "b": 2}, {"a": 1}], ["a", "b"])
+    with pytest.raises(ValueError, match="row 0 is list"):
+        rows_to_matrix([[1, 2]], ["a", "b"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="every feature must be a number or null"):
+        rows_to_matrix([{"a": {"nested": 1}}], ["a"])
     metrics = AppMetrics()
     publish_to(metrics, "m", feature_drift={"wind": 0.5}, quality={"accuracy": 0.8})
     assert metrics.sample("mlops_feature_drift_score", {"model": "m", "feature": "wind"}) == 0.5

@@ -31,6 +31,7 @@ Scorers are anything with ``version``, ``predict(frame) -> probabilities`` and `
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import math
@@ -59,6 +60,7 @@ __all__ = [
     "InProcessScorer",
     "RegistryAliases",
     "RoutedPrediction",
+    "RunningQuality",
     "Scorer",
     "ScorerError",
     "auc_standard_error",
@@ -380,6 +382,52 @@ def decide(champion: ArmSummary, challenger: ArmSummary, config: CanaryConfig) -
     )
 
 
+class RunningQuality:
+    """ROC AUC and accuracy of labelled predictions, updated in O(log n) per row.
+
+    The AUC counts concordant (positive, negative) pairs as rows arrive, ties counting one
+    half, so it equals the batch ROC AUC exactly without re-sorting every row on each
+    feedback.
+    """
+
+    def __init__(self) -> None:
+        self._positives: list[float] = []  # sorted scores of class-1 rows
+        self._negatives: list[float] = []  # sorted scores of class-0 rows
+        self._concordant = 0.0
+        self._correct = 0
+
+    @property
+    def labelled(self) -> int:
+        return len(self._positives) + len(self._negatives)
+
+    def add(self, probability: float, label: int) -> None:
+        score = float(probability)
+        if label == 1:
+            below = bisect.bisect_left(self._negatives, score)
+            ties = bisect.bisect_right(self._negatives, score) - below
+            self._concordant += below + 0.5 * ties
+            bisect.insort(self._positives, score)
+        elif label == 0:
+            above = len(self._positives) - bisect.bisect_right(self._positives, score)
+            ties = len(self._positives) - above - bisect.bisect_left(self._positives, score)
+            self._concordant += above + 0.5 * ties
+            bisect.insort(self._negatives, score)
+        else:
+            raise ValueError(f"label {label!r} is not 0 or 1")
+        self._correct += int((score >= 0.5) == (label == 1))
+
+    def value(self, config: CanaryConfig) -> tuple[float, float] | None:
+        """(quality, standard error), or None with too few rows or one class."""
+        positives, negatives = len(self._positives), len(self._negatives)
+        if self.labelled < config.min_labelled or not positives or not negatives:
+            return None
+        if config.quality_metric == "accuracy":
+            accuracy = self._correct / self.labelled
+            return accuracy, math.sqrt(accuracy * (1.0 - accuracy) / self.labelled)
+        auc = self._concordant / (positives * negatives)
+        return auc, auc_standard_error(auc, positives, negatives)
+
+
 @dataclass
 class _Arm:
     role: Role
@@ -389,12 +437,11 @@ class _Arm:
     consecutive_errors: int = 0
     last_error: str | None = None
     latencies: list[float] = field(default_factory=list)
-    probabilities: list[float] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
+    quality: RunningQuality = field(default_factory=RunningQuality)
 
     def summary(self, config: CanaryConfig) -> ArmSummary:
         latency = float(np.percentile(self.latencies, 95)) if self.latencies else None
-        quality = _quality(self.probabilities, self.labels, config)
+        quality = self.quality.value(config)
         return ArmSummary(
             role=self.role,
             version=self.scorer.version,
@@ -402,7 +449,7 @@ class _Arm:
             errors=self.errors,
             consecutive_errors=self.consecutive_errors,
             latency_p95_seconds=latency,
-            labelled=len(self.labels),
+            labelled=self.quality.labelled,
             quality=None if quality is None else quality[0],
             last_error=self.last_error,
             quality_se=None if quality is None else quality[1],
@@ -417,24 +464,6 @@ def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
         auc * (1.0 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
     ) / (positives * negatives)
     return math.sqrt(max(variance, 0.0))
-
-
-def _quality(
-    probabilities: Sequence[float], labels: Sequence[int], config: CanaryConfig
-) -> tuple[float, float] | None:
-    """(quality, standard error) on labelled rows, or None with too few or one class."""
-    if len(labels) < config.min_labelled or len(set(labels)) < 2:
-        return None
-    y = np.asarray(labels, dtype=int)
-    p = np.asarray(probabilities, dtype=float)
-    if config.quality_metric == "accuracy":
-        accuracy = float(np.mean((p >= 0.5).astype(int) == y))
-        return accuracy, math.sqrt(accuracy * (1.0 - accuracy) / len(y))
-    from sklearn.metrics import roc_auc_score
-
-    auc = float(roc_auc_score(y, p))
-    positives = int(y.sum())
-    return auc, auc_standard_error(auc, positives, len(y) - positives)
 
 
 @dataclass(frozen=True)
@@ -599,13 +628,15 @@ class CanaryRouter:
                     f"request {request_id} scored {len(probabilities)} rows but got "
                     f"{len(labels)} labels"
                 )
-            arm.probabilities.extend(probabilities)
-            arm.labels.extend(int(y) for y in labels)
+            checked = [int(y) for y in labels]
+            if any(y not in (0, 1) for y in checked):
+                raise ValueError(f"labels of request {request_id} must be 0 or 1, got {checked}")
+            for probability, label in zip(probabilities, checked, strict=True):
+                arm.quality.add(probability, label)
             champion_arm = self._champion
-        if arm is champion_arm:
-            quality = _quality(arm.probabilities, arm.labels, self.config)
-            if quality is not None:
-                self.metrics.set_quality(self.model_name, {self.config.quality_metric: quality[0]})
+            quality = arm.quality.value(self.config) if arm is champion_arm else None
+        if quality is not None:  # only the champion's quality is exported
+            self.metrics.set_quality(self.model_name, {self.config.quality_metric: quality[0]})
         if arm.role == CHALLENGER:
             self._maybe_decide(arm)
         return True

@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import pandas as pd
 import yaml
@@ -106,8 +106,10 @@ def prepare_data(
     eval_data.metadata.update(
         {"data_version": prepared.eval_data_version, "rows": prepared.eval_rows}
     )
-    outputs = namedtuple("PrepareOutputs", ["data_version", "eval_data_version"])
-    return outputs(prepared.data_version, prepared.eval_data_version)
+    # KFP reads the output names from the return annotation's fields; defined here because
+    # a lightweight component cannot see module-level names.
+    PrepareOutputs = namedtuple("PrepareOutputs", ["data_version", "eval_data_version"])
+    return PrepareOutputs(prepared.data_version, prepared.eval_data_version)
 
 
 @dsl.component(base_image=DEFAULT_BASE_IMAGE, install_kfp_package=False)
@@ -233,7 +235,8 @@ def training_pipeline(
         candidate_alias=candidate_alias,
     )
     registered.set_display_name("register-candidate")
-    return registered.output
+    # A channel while KFP compiles the pipeline: ``str`` is the type it declares.
+    return cast(str, registered.output)
 
 
 # --------------------------------------------------------------------------------------

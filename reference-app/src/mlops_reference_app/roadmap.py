@@ -56,13 +56,16 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mlops_reference_app import data, training
 from mlops_reference_app.settings import AppSettings
+
+if TYPE_CHECKING:  # the pipeline module imports the KFP SDK: loaded only when it runs
+    from mlops_reference_app.pipeline import PipelineResult
 
 __all__ = [
     "CANARY_CONFIG",
@@ -96,6 +99,8 @@ RETRAIN_MONTHS = 6
 # Each day's features are requested this many times: one row per day would give a canary
 # a handful of requests a month.
 REQUESTS_PER_DAY = 10
+# Unmeasured requests a new serving process answers before it gets traffic.
+WARM_UP_REQUESTS = 20
 FAST_BATCHES = 4
 SUMMARY_KEYS: tuple[str, ...] = (
     "data",
@@ -381,8 +386,8 @@ def retrain_in_process(
     window_end: str | pd.Timestamp,
     eval_end: str | pd.Timestamp,
     seed: int = 0,
-) -> Any:
-    """Run the training pipeline's four steps in this process; returns a ``PipelineResult``.
+) -> PipelineResult:
+    """Run the training pipeline's four steps in this process.
 
     The same step functions as the Kubeflow components (prepare with DVC versioning, train
     with an MLflow run, evaluate on ``[window_end, eval_end)``, register with the
@@ -684,6 +689,20 @@ class _Roadmap:
         if str(body.get("version")) != str(version):
             raise RoadmapError(f"scorer for version {version} answered {body!r}")
 
+    def _warm_scorer(self, process: Any, version: int) -> Any:
+        """The router's client for a new process, after a few unmeasured requests.
+
+        A fresh process and connection answer their first requests slowly; unwarmed, those
+        would count in the canary's latency comparison against a long-running champion.
+        """
+        from mlops_reference_app.canary import HttpScorer
+
+        scorer = HttpScorer(process.url, version=version)
+        rows = self.weather[list(data.FEATURES)].iloc[:1]
+        for _ in range(WARM_UP_REQUESTS):
+            scorer.predict(rows)
+        return scorer
+
     def _retire(self, version: int) -> None:
         process = self.processes.pop(version, None)
         if process is None:
@@ -720,20 +739,20 @@ class _Roadmap:
     ) -> None:
         """Start the candidate's scorer process and give it a canary share of traffic."""
         from mlops_reference_app import tracking
-        from mlops_reference_app.canary import HttpScorer
 
         version = deployment.version
         tracking.set_alias(self.settings, version, tracking.CHALLENGER)
         process = self._start_scorer(version)
         self.processes[version] = process
         self._probe(process, version)
+        scorer = self._warm_scorer(process, version)
         if arrival is not None:
             deployment.lead_time_seconds = time.perf_counter() - arrival
             if record is not None:
                 record.lead_time_seconds = deployment.lead_time_seconds
         self.deployments.append(deployment)
         self.pending_deployment = deployment
-        self.router.start_canary(HttpScorer(process.url, version=version))
+        self.router.start_canary(scorer)
 
     def _serve_month(self, index: int) -> BatchRecord:
         """Send the month's traffic through the router.
@@ -1004,7 +1023,7 @@ class _Roadmap:
 
     def phase3(self) -> None:
         from mlops_reference_app import reuse, tracking
-        from mlops_reference_app.canary import CanaryRouter, HttpScorer, router_app
+        from mlops_reference_app.canary import CanaryRouter, router_app
         from mlops_reference_app.drift import DriftMonitor
         from mlops_reference_app.validation import run_gate
 
@@ -1014,12 +1033,13 @@ class _Roadmap:
         process = self._start_scorer(champion)
         self.processes[champion] = process
         self._probe(process, champion)
+        champion_scorer = self._warm_scorer(process, champion)
         self.out(
             f"  champion v{champion} serves from a scorer process at {process.url} "
             f"(ready in {process.started_seconds:.1f} s)"
         )
         self.router = CanaryRouter(
-            HttpScorer(process.url, version=champion),
+            champion_scorer,
             model_name=self.settings.model_name,
             config=CANARY_CONFIG,
             metrics=self.metrics,

@@ -60,8 +60,7 @@ def build_app(
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from mlops_reference_app.canary import frame_from_rows
-    from mlops_reference_app.training import positive_probability
+    from mlops_reference_app.scoring import compile_scorer, rows_to_matrix
 
     metrics = metrics if metrics is not None else AppMetrics()
     tracker = CostTracker(
@@ -71,10 +70,10 @@ def build_app(
     labels = {"model": model_name, "role": role, "version": version}
     with contextlib.suppress(ValueError):
         metrics.model_version.labels(model=model_name, role=role).set(float(version))
-    columns = list(features)
+    scorer, _ = compile_scorer(model, tuple(features))
 
     def score(rows: list[dict[str, Any]]) -> np.ndarray:
-        return positive_probability(model, frame_from_rows(rows, columns))
+        return scorer(rows_to_matrix(rows, features))
 
     async def predict(request: Request) -> Response:
         started = time.perf_counter()

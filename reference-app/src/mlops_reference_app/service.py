@@ -11,6 +11,9 @@ Configuration (environment):
 - ``MLFLOW_TRACKING_URI`` (required) and ``MLFLOW_REGISTRY_URI`` (default: the tracking URI).
 - ``REFERENCE_APP_MODEL_NAME`` (default ``rain-tomorrow``): the registered model.
 - ``REFERENCE_APP_MODEL_ALIAS`` (default ``champion``): the alias to serve.
+- ``REFERENCE_APP_SCORING`` (default ``auto``): ``auto`` scores with the numpy form of the
+  pipeline when :mod:`~mlops_reference_app.scoring` proves it exact, else with
+  scikit-learn; ``scikit-learn`` always uses the pipeline's own ``predict_proba``.
 
 Endpoints:
 
@@ -29,46 +32,51 @@ Endpoints:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bentoml
 import httpx
 import numpy as np
-import pandas as pd
 import prometheus_client
 from bentoml.exceptions import InvalidArgument
 
 from mlops_reference_app import tracking
 from mlops_reference_app.data import FEATURES
 from mlops_reference_app.metrics import AppMetrics
+from mlops_reference_app.scoring import Scorer, compile_scorer, rows_to_matrix, sklearn_scorer
 from mlops_reference_app.settings import DEFAULT_MODEL_NAME, AppSettings, SettingsError
-from mlops_reference_app.training import positive_probability
 
 SERVICE_NAME = "rain_tomorrow"
 ROLE = "serving"
 ALIAS_ENV = "REFERENCE_APP_MODEL_ALIAS"
 MODEL_NAME_ENV = "REFERENCE_APP_MODEL_NAME"
-MAX_ROWS = 10_000
+SCORING_ENV = "REFERENCE_APP_SCORING"
+SCORING_MODES = ("auto", "scikit-learn")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A registry model ready to score: the pipeline, its version and feature order."""
+    """A registry model ready to score: the pipeline, its version, feature order and scorer."""
 
     model: Any
     name: str
     alias: str
     version: int
     features: tuple[str, ...]
+    scorer: Scorer
+    scoring: str
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        frame = rows_to_frame(rows, self.features)
-        return positive_probability(self.model, frame)
+        return self.scorer(rows_to_matrix(rows, self.features))
 
 
 def serving_settings(environ: Mapping[str, str] | None = None) -> AppSettings:
@@ -80,45 +88,39 @@ def serving_settings(environ: Mapping[str, str] | None = None) -> AppSettings:
             "MLFLOW_TRACKING_URI is not set; point the service at the MLflow registry "
             "(e.g. http://mlflow.mlflow:5000 or sqlite:///path/mlflow.db)"
         )
-    workdir = env.get("REFERENCE_APP_WORKDIR", ".")
+    workdir = Path(env.get("REFERENCE_APP_WORKDIR", "."))
     return AppSettings(
         workdir=workdir,
         tracking_uri=tracking_uri,
         registry_uri=env.get("MLFLOW_REGISTRY_URI", "").strip() or tracking_uri,
         dvc_remote="",
-        feast_repo=os.path.join(workdir, "feast"),
+        feast_repo=workdir / "feast",
         model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
     )
 
 
-def load_served_model(settings: AppSettings, alias: str = tracking.CHAMPION) -> ServedModel:
-    """Load ``models:/<name>@<alias>``; raises ``tracking.ModelLoadError`` with a clear message."""
+def load_served_model(
+    settings: AppSettings, alias: str = tracking.CHAMPION, scoring: str = "auto"
+) -> ServedModel:
+    """Load ``models:/<name>@<alias>``; raises ``tracking.ModelLoadError`` with a clear message.
+
+    ``scoring`` is ``auto`` (numpy when proven exact) or ``scikit-learn``.
+    """
+    if scoring not in SCORING_MODES:
+        raise SettingsError(
+            f"{SCORING_ENV}={scoring!r} is not a scoring mode; use one of {list(SCORING_MODES)}"
+        )
     version = tracking.alias_version(settings, alias)
     model = tracking.load_model(settings, alias)
     if version is None:  # the alias moved away between the two calls
         version = tracking.alias_version(settings, alias)
     names = getattr(model, "feature_names_in_", None)
     features = tuple(str(n) for n in names) if names is not None else tuple(FEATURES)
-    return ServedModel(model, settings.model_name, alias, int(version or 0), features)
-
-
-def rows_to_frame(rows: Sequence[Mapping[str, Any]], features: Sequence[str]) -> pd.DataFrame:
-    """Validate JSON rows and order their columns as the model expects."""
-    if not rows:
-        raise ValueError("'rows' is empty; send at least one row of features")
-    if len(rows) > MAX_ROWS:
-        raise ValueError(f"{len(rows)} rows in one request; send at most {MAX_ROWS}")
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise ValueError(f"row {i} is {type(row).__name__}, expected an object of features")
-        missing = [f for f in features if f not in row]
-        if missing:
-            raise ValueError(f"row {i} lacks features {missing}")
-    frame = pd.DataFrame([{f: row[f] for f in features} for row in rows], columns=list(features))
-    try:
-        return frame.astype("float64")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"every feature must be a number or null ({exc})") from None
+    if scoring == "auto":
+        scorer, how = compile_scorer(model, features)
+    else:
+        scorer, how = sklearn_scorer(model, features), "scikit-learn (as configured)"
+    return ServedModel(model, settings.model_name, alias, int(version or 0), features, scorer, how)
 
 
 def publish_to(
@@ -183,7 +185,15 @@ class RainTomorrow:
     def __init__(self) -> None:
         settings = serving_settings()
         alias = os.environ.get(ALIAS_ENV, tracking.CHAMPION)
-        self.served = load_served_model(settings, alias)
+        scoring = os.environ.get(SCORING_ENV, "auto")
+        self.served = load_served_model(settings, alias, scoring)
+        logger.info(
+            "serving %s v%s (%s) scored with %s",
+            self.served.name,
+            self.served.version,
+            alias,
+            self.served.scoring,
+        )
         # The default registry is what BentoML's built-in /metrics exposes.
         self.metrics = AppMetrics(prometheus_client.REGISTRY)
         self._labels = {
@@ -245,12 +255,12 @@ class RainTomorrow:
 __all__ = [
     "ALIAS_ENV",
     "MODEL_NAME_ENV",
+    "SCORING_ENV",
     "SERVICE_NAME",
     "RainTomorrow",
     "ServedModel",
     "load_served_model",
     "publish_monitoring",
     "publish_to",
-    "rows_to_frame",
     "serving_settings",
 ]

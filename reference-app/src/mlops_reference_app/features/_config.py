@@ -136,4 +136,6 @@ def render_feature_store_yaml(
     settings: AppSettings, online: OnlineStore | None = None, *, project: str = PROJECT
 ) -> str:
     """Render ``feature_store.yaml`` for ``settings.feast_repo`` and the chosen online store."""
-    return yaml.safe_dump(feature_store_config(settings, online, project=project), sort_keys=False)
+    return str(
+        yaml.safe_dump(feature_store_config(settings, online, project=project), sort_keys=False)
+    )

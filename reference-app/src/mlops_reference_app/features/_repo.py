@@ -88,7 +88,8 @@ def feast_objects(
 def _utc(value: datetime | pd.Timestamp | str) -> datetime:
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+    moment: datetime = stamp.to_pydatetime()
+    return moment
 
 
 def _utc_series(values: pd.Series) -> pd.Series:
