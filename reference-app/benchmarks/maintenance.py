@@ -36,11 +36,14 @@ run of seconds to hours, and the count ratio is what carries over.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -277,6 +280,33 @@ def report(outcomes: Sequence[Outcome], *, out: Callable[[str], None] = print) -
     return ratios
 
 
+def summary(
+    source: str, batches: int, outcomes: Sequence[Outcome], ratios: dict[str, float]
+) -> dict[str, Any]:
+    """The printed figures as one JSON-ready document."""
+    return {
+        "data": source,
+        "batches": batches,
+        "policies": [
+            {
+                "policy": o.policy,
+                "retrains": o.retrains,
+                "retrain_cpu_seconds": o.retrain_cpu_seconds,
+                "retrain_wall_seconds": o.retrain_wall_seconds,
+                "drift_seconds": o.drift_seconds,
+                "reuse_seconds": o.reuse_seconds,
+                "drifts": o.drifts,
+                "reuses": o.reuses,
+                "gate_rejections": o.gate_rejections,
+                "mean_roc_auc": o.mean_roc_auc,
+                "scored": o.scored,
+            }
+            for o in outcomes
+        ],
+        "reuse_vs_retrain_on_drift": ratios,
+    }
+
+
 def load(args: argparse.Namespace) -> tuple[pd.DataFrame, tuple[str, ...], str]:
     if args.csv is None:
         return (
@@ -310,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gate-tolerance", type=float, default=0.05, help="ROC AUC a reused model may lose"
     )
     parser.add_argument("--events", action="store_true", help="print every policy decision")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     frame, features, source = load(args)
@@ -348,7 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(f"simulated in {elapsed:.1f} s ({len(setup.drift_cache)} evidently reports)")
     print("")
-    report(outcomes)
+    ratios = report(outcomes)
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary(source, len(batches), outcomes, ratios), indent=2))
     if args.events:
         for o in outcomes:
             print(f"\n{o.policy}:")

@@ -8,6 +8,7 @@ run; the benchmark runs end to end on a generated CSV.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -383,6 +384,8 @@ def test_maintenance_benchmark_runs_on_any_csv(tmp_path: Path) -> None:
         "--train-months",
         "2",
         "--events",
+        "--json",
+        str(tmp_path / "maintenance.json"),
     ]
     done = subprocess.run(
         command, check=False, capture_output=True, text=True, timeout=600, cwd=APP_ROOT
@@ -399,6 +402,18 @@ def test_maintenance_benchmark_runs_on_any_csv(tmp_path: Path) -> None:
     assert "retrains      " in out
     assert "mean roc_auc  " in out
     assert "goal (compute <= 20%" in out
+    figures = json.loads((tmp_path / "maintenance.json").read_text())
+    assert figures["batches"] == 9
+    assert [p["policy"] for p in figures["policies"]] == [
+        "retrain-on-drift",
+        "periodic",
+        "reuse-on-recurrence",
+        "never-retrain",
+    ]
+    drift, _, reuse, _ = figures["policies"]
+    assert figures["reuse_vs_retrain_on_drift"]["retrains"] == pytest.approx(
+        reuse["retrains"] / drift["retrains"]
+    )
 
 
 def test_maintenance_benchmark_rejects_a_bad_csv(tmp_path: Path) -> None:
