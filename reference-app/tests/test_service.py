@@ -22,6 +22,7 @@ from mlops_reference_app.metrics import AppMetrics
 from mlops_reference_app.scoring import rows_to_matrix
 from mlops_reference_app.service import (
     load_served_model,
+    pinned_version,
     publish_monitoring,
     publish_to,
     serving_settings,
@@ -335,6 +336,25 @@ def test_load_errors_in_process(registry: Registry) -> None:
     np.testing.assert_allclose(served.predict(rows), reference.predict(rows), rtol=0, atol=1e-12)
     with pytest.raises(Exception, match="REFERENCE_APP_SCORING='fast' is not a scoring mode"):
         load_served_model(registry.settings, scoring="fast")
+    assert served.source == "champion"
+
+
+def test_a_pinned_version_is_served_whatever_the_aliases_say(registry: Registry) -> None:
+    pinned = load_served_model(registry.settings, "nowhere", version=registry.champion)
+    assert (pinned.version, pinned.source) == (registry.champion, f"version {registry.champion}")
+    rows = _rows(registry.holdout.head(10))
+    np.testing.assert_allclose(
+        pinned.predict(rows), registry.model.predict_proba(registry.holdout.head(10)), rtol=1e-9
+    )
+    with pytest.raises(tracking.ModelLoadError, match="has no version 999; pin a registered"):
+        load_served_model(registry.settings, version=999)
+    with pytest.raises(tracking.ModelLoadError, match=f"version {registry.broken} could not be"):
+        load_served_model(registry.settings, version=registry.broken)
+    assert pinned_version({}) is None
+    assert pinned_version({"REFERENCE_APP_MODEL_VERSION": " 7 "}) == 7
+    for bad in ("champion", "0", "-2", "1.5"):
+        with pytest.raises(Exception, match="is not a registered model version"):
+            pinned_version({"REFERENCE_APP_MODEL_VERSION": bad})
     with pytest.raises(tracking.ModelLoadError, match="has no version with alias 'nowhere'"):
         load_served_model(registry.settings, "nowhere")
     with pytest.raises(tracking.ModelLoadError, match="missing or unreadable"):

@@ -11,6 +11,9 @@ Configuration (environment):
 - ``MLFLOW_TRACKING_URI`` (required) and ``MLFLOW_REGISTRY_URI`` (default: the tracking URI).
 - ``REFERENCE_APP_MODEL_NAME`` (default ``rain-tomorrow``): the registered model.
 - ``REFERENCE_APP_MODEL_ALIAS`` (default ``champion``): the alias to serve.
+- ``REFERENCE_APP_MODEL_VERSION`` (unset): a registered version to serve instead of the
+  alias. A deployment that pins it (as a GitOps manifest should) serves exactly that
+  version whatever the aliases say when a pod restarts.
 - ``REFERENCE_APP_SCORING`` (default ``auto``): ``auto`` scores with the numpy form of the
   pipeline when :mod:`~mlops_reference_app.scoring` proves it exact, else with
   scikit-learn; ``scikit-learn`` always uses the pipeline's own ``predict_proba``.
@@ -56,6 +59,7 @@ from mlops_reference_app.settings import DEFAULT_MODEL_NAME, AppSettings, Settin
 SERVICE_NAME = "rain_tomorrow"
 ROLE = "serving"
 ALIAS_ENV = "REFERENCE_APP_MODEL_ALIAS"
+VERSION_ENV = "REFERENCE_APP_MODEL_VERSION"
 MODEL_NAME_ENV = "REFERENCE_APP_MODEL_NAME"
 SCORING_ENV = "REFERENCE_APP_SCORING"
 SCORING_MODES = ("auto", "scikit-learn")
@@ -69,7 +73,7 @@ class ServedModel:
 
     model: Any
     name: str
-    alias: str
+    source: str  # the alias it was resolved through, or "version N" when pinned
     version: int
     features: tuple[str, ...]
     scorer: Scorer
@@ -100,27 +104,51 @@ def serving_settings(environ: Mapping[str, str] | None = None) -> AppSettings:
 
 
 def load_served_model(
-    settings: AppSettings, alias: str = tracking.CHAMPION, scoring: str = "auto"
+    settings: AppSettings,
+    alias: str = tracking.CHAMPION,
+    scoring: str = "auto",
+    *,
+    version: int | None = None,
 ) -> ServedModel:
-    """Load ``models:/<name>@<alias>``; raises ``tracking.ModelLoadError`` with a clear message.
+    """Load ``models:/<name>@<alias>``, or ``models:/<name>/<version>`` when ``version`` is set.
 
-    ``scoring`` is ``auto`` (numpy when proven exact) or ``scikit-learn``.
+    Raises ``tracking.ModelLoadError`` with a clear message. ``scoring`` is ``auto`` (numpy
+    when proven exact) or ``scikit-learn``.
     """
     if scoring not in SCORING_MODES:
         raise SettingsError(
             f"{SCORING_ENV}={scoring!r} is not a scoring mode; use one of {list(SCORING_MODES)}"
         )
-    version = tracking.alias_version(settings, alias)
-    model = tracking.load_model(settings, alias)
-    if version is None:  # the alias moved away between the two calls
-        version = tracking.alias_version(settings, alias)
+    if version is not None:
+        model = tracking.load_model_version(settings, version)
+        source = f"version {version}"
+    else:
+        resolved = tracking.alias_version(settings, alias)
+        model = tracking.load_model(settings, alias)
+        if resolved is None:  # the alias moved away between the two calls
+            resolved = tracking.alias_version(settings, alias)
+        version = int(resolved or 0)
+        source = alias
     names = getattr(model, "feature_names_in_", None)
     features = tuple(str(n) for n in names) if names is not None else tuple(FEATURES)
     if scoring == "auto":
         scorer, how = compile_scorer(model, features)
     else:
         scorer, how = sklearn_scorer(model, features), "scikit-learn (as configured)"
-    return ServedModel(model, settings.model_name, alias, int(version or 0), features, scorer, how)
+    return ServedModel(model, settings.model_name, source, version, features, scorer, how)
+
+
+def pinned_version(environ: Mapping[str, str]) -> int | None:
+    """``REFERENCE_APP_MODEL_VERSION`` as a version number, or None when unset."""
+    raw = environ.get(VERSION_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(
+            f"{VERSION_ENV}={raw!r} is not a registered model version; give a positive "
+            f"number, or unset it to serve {ALIAS_ENV}"
+        )
+    return int(raw)
 
 
 def publish_to(
@@ -186,12 +214,14 @@ class RainTomorrow:
         settings = serving_settings()
         alias = os.environ.get(ALIAS_ENV, tracking.CHAMPION)
         scoring = os.environ.get(SCORING_ENV, "auto")
-        self.served = load_served_model(settings, alias, scoring)
+        self.served = load_served_model(
+            settings, alias, scoring, version=pinned_version(os.environ)
+        )
         logger.info(
             "serving %s v%s (%s) scored with %s",
             self.served.name,
             self.served.version,
-            alias,
+            self.served.source,
             self.served.scoring,
         )
         # The default registry is what BentoML's built-in /metrics exposes.
@@ -257,9 +287,11 @@ __all__ = [
     "MODEL_NAME_ENV",
     "SCORING_ENV",
     "SERVICE_NAME",
+    "VERSION_ENV",
     "RainTomorrow",
     "ServedModel",
     "load_served_model",
+    "pinned_version",
     "publish_monitoring",
     "publish_to",
     "serving_settings",

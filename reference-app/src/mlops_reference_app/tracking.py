@@ -261,6 +261,30 @@ def model_artifact_location(settings: AppSettings, version: int) -> str:
     return source
 
 
+def load_model_version(settings: AppSettings, version: int) -> Any:
+    """The fitted scikit-learn pipeline of ``models:/<model_name>/<version>``.
+
+    Raises :class:`ModelLoadError` when the version does not exist or its artifacts are
+    missing or unreadable, naming the model, the version and the artifact location.
+    """
+    _activate(settings)
+    try:
+        location = model_artifact_location(settings, version)
+    except MlflowException as exc:
+        raise ModelLoadError(
+            f"model {settings.model_name!r} has no version {version}; pin a registered "
+            f"version (the registry lists them) or serve an alias instead"
+        ) from exc
+    try:
+        return mlflow.sklearn.load_model(f"models:/{settings.model_name}/{version}")
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {settings.model_name!r} version {version} could not be loaded: its "
+            f"artifacts at {location} are missing or unreadable ({type(exc).__name__}). Pin "
+            f"a version whose artifacts exist, or retrain and register a new version."
+        ) from exc
+
+
 def load_model(settings: AppSettings, alias: str) -> Any:
     """The fitted scikit-learn pipeline behind ``models:/<model_name>@<alias>``.
 
