@@ -261,6 +261,18 @@ def model_artifact_location(settings: AppSettings, version: int) -> str:
     return source
 
 
+def _load_artifacts(settings: AppSettings, uri: str, what: str, location: str, fix: str) -> Any:
+    """``mlflow.sklearn.load_model(uri)``, failing with a :class:`ModelLoadError` that says
+    which model (``what``), where its artifacts are, and ``fix``."""
+    try:
+        return mlflow.sklearn.load_model(uri)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {settings.model_name!r} {what} could not be loaded: its artifacts at "
+            f"{location} are missing or unreadable ({type(exc).__name__}). {fix}"
+        ) from exc
+
+
 def load_model_version(settings: AppSettings, version: int) -> Any:
     """The fitted scikit-learn pipeline of ``models:/<model_name>/<version>``.
 
@@ -275,14 +287,13 @@ def load_model_version(settings: AppSettings, version: int) -> Any:
             f"model {settings.model_name!r} has no version {version}; pin a registered "
             f"version (the registry lists them) or serve an alias instead"
         ) from exc
-    try:
-        return mlflow.sklearn.load_model(f"models:/{settings.model_name}/{version}")
-    except Exception as exc:
-        raise ModelLoadError(
-            f"model {settings.model_name!r} version {version} could not be loaded: its "
-            f"artifacts at {location} are missing or unreadable ({type(exc).__name__}). Pin "
-            f"a version whose artifacts exist, or retrain and register a new version."
-        ) from exc
+    return _load_artifacts(
+        settings,
+        f"models:/{settings.model_name}/{version}",
+        f"version {version}",
+        location,
+        "Pin a version whose artifacts exist, or retrain and register a new version.",
+    )
 
 
 def load_model(settings: AppSettings, alias: str) -> Any:
@@ -299,14 +310,15 @@ def load_model(settings: AppSettings, alias: str) -> Any:
             f"model {settings.model_name!r} has no version with alias {alias!r}; "
             f"register a model and set the alias first"
         )
-    location = "an unknown location"
     try:
         location = model_artifact_location(settings, version)
-        return mlflow.sklearn.load_model(f"models:/{settings.model_name}@{alias}")
-    except Exception as exc:
-        raise ModelLoadError(
-            f"model {settings.model_name!r} alias {alias!r} (version {version}) could not be "
-            f"loaded: its artifacts at {location} are missing or unreadable "
-            f"({type(exc).__name__}). Point the alias at a version whose artifacts exist, "
-            f"or retrain and register a new version."
-        ) from exc
+    except Exception:  # the load below fails too, and says so
+        location = "an unknown location"
+    return _load_artifacts(
+        settings,
+        f"models:/{settings.model_name}@{alias}",
+        f"alias {alias!r} (version {version})",
+        location,
+        "Point the alias at a version whose artifacts exist, or retrain and register a new "
+        "version.",
+    )
