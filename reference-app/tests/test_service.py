@@ -156,26 +156,48 @@ class Server:
         self._out.close()
 
 
-def _serve_env(env: dict[str, str], registry: Registry, alias: str) -> dict[str, str]:
-    return {
+def _serve_env(
+    env: dict[str, str], registry: Registry, alias: str, version: int | None = None
+) -> dict[str, str]:
+    served = {
         **env,
         "MLFLOW_TRACKING_URI": registry.settings.tracking_uri,
         "MLFLOW_REGISTRY_URI": registry.settings.registry_uri,
         "REFERENCE_APP_MODEL_ALIAS": alias,
     }
+    if version is not None:
+        served["REFERENCE_APP_MODEL_VERSION"] = str(version)
+    return served
 
 
 @pytest.fixture(scope="module")
 def servers(
     bento, registry: Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Server]]:
-    """Two servers of the same bento, booted side by side: the champion and a broken alias."""
+    """Servers of the same bento, booted side by side: a broken alias, the champion, and the
+    champion's version pinned by number under an alias that does not exist."""
     tag, env = bento
     started = {}
     try:
-        for alias in ("broken", "champion"):
-            log = tmp_path_factory.mktemp(f"serve-{alias}") / "serve.log"
-            started[alias] = Server(tag, _serve_env(env, registry, alias), log)
+        for key, alias, version in (
+            ("broken", "broken", None),
+            ("champion", "champion", None),
+            ("pinned", "nowhere", registry.champion),
+        ):
+            log = tmp_path_factory.mktemp(f"serve-{key}") / "serve.log"
+            served = _serve_env(env, registry, alias, version)
+            if key == "pinned":
+                # BentoML keeps its multi-process metrics under BENTOML_HOME: a server with
+                # its own copy of the home keeps its gauges out of the champion's /metrics.
+                home = tmp_path_factory.mktemp("bentoml-home-pinned")
+                shutil.copytree(
+                    env["BENTOML_HOME"],
+                    home,
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("prometheus_multiproc_dir"),
+                )
+                served["BENTOML_HOME"] = str(home)
+            started[key] = Server(tag, served, log)
         yield started
     finally:
         for srv in started.values():
@@ -233,6 +255,21 @@ def test_predict_returns_the_champions_probabilities(server: Server, registry: R
     assert body["model_version"] == str(registry.champion)
     assert body["model"] == registry.settings.model_name
     np.testing.assert_allclose(body["probabilities"], registry.model.predict_proba(rows), rtol=1e-9)
+
+
+def test_a_pinned_version_is_served_by_number(
+    servers: dict[str, Server], registry: Registry
+) -> None:
+    pinned = servers["pinned"]
+    pinned.wait_ready()
+    rows = registry.holdout.head(5)
+    response = httpx.post(f"{pinned.url}/predict", json={"rows": _rows(rows)}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == str(registry.champion)
+    np.testing.assert_allclose(
+        response.json()["probabilities"], registry.model.predict_proba(rows), rtol=1e-9
+    )
+    pinned.stop()
 
 
 def test_bad_rows_are_rejected_with_a_clear_message(server: Server) -> None:
