@@ -33,10 +33,8 @@ is a pipeline run plus a rolling update.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,6 +44,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from _cli import add_json_argument, add_workdir_argument, in_workdir, write_figures
 from _servers import Server, bentoml_server, free_port, quiet_environment
 from mlops_reference_app import data, reuse, tracking
 from mlops_reference_app.canary import rows_from_frame
@@ -357,20 +356,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"index of the first measured month (default {DEFAULT_FIRST_BATCH}: 2013-01)",
     )
     parser.add_argument("--server", choices=SERVERS, default="bentoml")
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp directory")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    add_workdir_argument(parser)
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.releases < 1:
         parser.error("--releases must be at least 1")
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        summary = measure(args, args.workdir.resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="lead-time-benchmark-") as tmp:
-            summary = measure(args, Path(tmp))
+    summary = in_workdir(
+        args.workdir, "lead-time-benchmark-", lambda workdir: measure(args, workdir)
+    )
     report(summary)
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    write_figures(args.json, summary)
     return 0
 
 

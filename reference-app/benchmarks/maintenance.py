@@ -36,17 +36,16 @@ run of seconds to hours, and the count ratio is what carries over.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _cli import add_json_argument, write_figures
 from mlops_reference_app import data, training
 from mlops_reference_app.drift import detect_drift
 from mlops_reference_app.reuse import (
@@ -340,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gate-tolerance", type=float, default=0.05, help="ROC AUC a reused model may lose"
     )
     parser.add_argument("--events", action="store_true", help="print every policy decision")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     frame, features, source = load(args)
@@ -380,8 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"simulated in {elapsed:.1f} s ({len(setup.drift_cache)} evidently reports)")
     print("")
     ratios = report(outcomes)
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary(source, len(batches), outcomes, ratios), indent=2))
+    write_figures(args.json, summary(source, len(batches), outcomes, ratios))
     if args.events:
         for o in outcomes:
             print(f"\n{o.policy}:")

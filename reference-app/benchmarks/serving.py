@@ -37,7 +37,6 @@ import itertools
 import json
 import math
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -46,6 +45,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from _cli import add_json_argument, add_workdir_argument, in_workdir, write_figures
 from _servers import Server, bentoml_server, mlflow_server, quiet_environment
 from mlops_reference_app import data, tracking, training
 from mlops_reference_app.canary import rows_from_frame
@@ -339,23 +339,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--warmup", type=int, default=DEFAULT_WARMUP, help="unmeasured requests first"
     )
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp directory")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    add_workdir_argument(parser)
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     for name in ("requests", "concurrency", "rows"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        summary = run(args, args.workdir.resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="serving-benchmark-") as tmp:
-            summary = run(args, Path(tmp))
+    summary = in_workdir(args.workdir, "serving-benchmark-", lambda workdir: run(args, workdir))
     report(summary)
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    write_figures(args.json, summary)
     return 1 if summary["errors"] else 0
 
 

@@ -123,11 +123,7 @@ def load_served_model(
         model = tracking.load_model_version(settings, version)
         source = f"version {version}"
     else:
-        resolved = tracking.alias_version(settings, alias)
-        model = tracking.load_model(settings, alias)
-        if resolved is None:  # the alias moved away between the two calls
-            resolved = tracking.alias_version(settings, alias)
-        version = int(resolved or 0)
+        version, model = tracking.load_aliased_model(settings, alias)
         source = alias
     names = getattr(model, "feature_names_in_", None)
     features = tuple(str(n) for n in names) if names is not None else tuple(FEATURES)

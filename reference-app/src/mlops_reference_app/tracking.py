@@ -296,12 +296,14 @@ def load_model_version(settings: AppSettings, version: int) -> Any:
     )
 
 
-def load_model(settings: AppSettings, alias: str) -> Any:
-    """The fitted scikit-learn pipeline behind ``models:/<model_name>@<alias>``.
+def load_aliased_model(settings: AppSettings, alias: str) -> tuple[int, Any]:
+    """The version ``models:/<model_name>@<alias>`` points at, and its fitted pipeline.
 
-    Raises :class:`ModelLoadError` when the alias does not exist or its artifacts are
-    missing or unreadable. The message names the model, the alias, the version and the
-    artifact location; the underlying exception is chained, not pasted into the message.
+    The alias is resolved once and that version is loaded, so the two always match even if
+    the alias moves meanwhile. Raises :class:`ModelLoadError` when the alias does not exist
+    or its artifacts are missing or unreadable. The message names the model, the alias, the
+    version and the artifact location; the underlying exception is chained, not pasted into
+    the message.
     """
     _activate(settings)
     version = alias_version(settings, alias)
@@ -314,11 +316,18 @@ def load_model(settings: AppSettings, alias: str) -> Any:
         location = model_artifact_location(settings, version)
     except Exception:  # the load below fails too, and says so
         location = "an unknown location"
-    return _load_artifacts(
+    model = _load_artifacts(
         settings,
-        f"models:/{settings.model_name}@{alias}",
+        f"models:/{settings.model_name}/{version}",
         f"alias {alias!r} (version {version})",
         location,
         "Point the alias at a version whose artifacts exist, or retrain and register a new "
         "version.",
     )
+    return version, model
+
+
+def load_model(settings: AppSettings, alias: str) -> Any:
+    """The fitted scikit-learn pipeline behind ``models:/<model_name>@<alias>``; see
+    :func:`load_aliased_model` for the errors."""
+    return load_aliased_model(settings, alias)[1]
